@@ -1,0 +1,86 @@
+"""Entry point: load .env, validate settings, configure logging, run one front-end.
+
+    python main.py                      live WhatsApp (QR or pairing code on first run)
+    python main.py --console            chat with the bot in this terminal
+    python main.py --replay FILE|-      feed recorded neonize MessageEv JSON lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from dotenv import load_dotenv
+
+EXIT_CONFIG = 2
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="main.py", description="WhatsApp AI chatbot")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--console", action="store_true", help="chat in this terminal")
+    group.add_argument("--replay", metavar="FILE", help="replay MessageEv JSON lines ('-' = stdin)")
+    parser.add_argument(
+        "--sender", default="15551234567@s.whatsapp.net", help="console: who you are (JID)"
+    )
+    parser.add_argument(
+        "--me", default="15550000000@s.whatsapp.net", help="replay/console: the bot's own JID"
+    )
+    parser.add_argument("--me-lid", default="100000000000001@lid", help="replay: the bot's LID")
+    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bot; return the process exit code."""
+    args = parse_args(argv)
+    load_dotenv(args.env_file, override=False)
+
+    from bot.errors import ConfigError, StartupError
+    from bot.settings import load_settings
+
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as exc:
+        print(f"Configuration error — fix these in {args.env_file} or the environment:", file=sys.stderr)
+        for key, why in sorted(exc.problems.items()):
+            print(f"  {key}: {why}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    # neonize configures the root logger when imported: import it first, then ours.
+    if not args.console:
+        from bot.whatsapp.client import quiet_neonize_logging
+
+        quiet_neonize_logging(debug=settings.log_level == "DEBUG")
+    from bot.app import FrontEnd, run
+    from bot.logs import configure_logging
+    from helpers.openai_client import silence_assistants_deprecation
+
+    configure_logging(settings.log_level, settings.log_format)
+    silence_assistants_deprecation()
+    kind = "replay" if args.replay else "console" if args.console else "live"
+    front = FrontEnd(
+        kind=kind,
+        replay_file=args.replay,
+        console_sender=args.sender,
+        me=args.me,
+        me_lid=args.me_lid or None,
+    )
+    try:
+        return asyncio.run(run(settings, front))
+    except ConfigError as exc:
+        print(f"Configuration error:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StartupError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

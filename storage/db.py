@@ -1,0 +1,108 @@
+"""The aiosqlite connection: opening, pragmas, migrations and write transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from bot.errors import StorageError
+from storage.migrations import MIGRATIONS, Migration
+
+
+class Database:
+    """One aiosqlite connection in WAL mode; writes go through ``transaction()``."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        # One connection is shared by every coroutine: without this lock, one coroutine's
+        # COMMIT could commit another's half-done transaction.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, path: Path | str) -> Database:
+        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except Exception as exc:  # pragma: no cover - depends on the file system
+            raise StorageError(f"cannot open database {path}: {exc}") from exc
+        conn.row_factory = aiosqlite.Row
+        db = cls(conn)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await db.migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        """Close the connection (WAL is checkpointed by SQLite on close)."""
+        await self.conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run the block as one write transaction: all of it is committed, or none of it."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    async def schema_version(self) -> int:
+        """The highest applied migration number (0 for an empty database)."""
+        async with self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ) as cur:
+            if await cur.fetchone() is None:
+                return 0
+        async with self.conn.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0] or 0) if row else 0
+
+    async def migrate(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+        """Apply every migration newer than the database; return the versions applied."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+        current = await self.schema_version()
+        known = max((m.version for m in migrations), default=0)
+        if current > known:
+            raise StorageError(
+                f"database schema version {current} is newer than this bot knows ({known}); "
+                "upgrade the bot or use another DATABASE_PATH"
+            )
+        applied: list[int] = []
+        for migration in sorted(migrations, key=lambda m: m.version):
+            if migration.version <= current:
+                continue
+            async with self.transaction() as conn:
+                for statement in _statements(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, time.time()),
+                )
+            applied.append(migration.version)
+        return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (our migrations hold no ';' or '--' in literals)."""
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return [statement.strip() for statement in code.split(";") if statement.strip()]

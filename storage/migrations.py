@@ -1,0 +1,144 @@
+"""Numbered schema migrations, applied in order and recorded in ``schema_migrations``.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step."""
+
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "messages, replies, identities, threads, usage",
+        """
+        CREATE TABLE identities (
+            alias      TEXT PRIMARY KEY,     -- a bare JID the person was seen as
+            canonical  TEXT NOT NULL,        -- the one key the bot files them under
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX identities_canonical ON identities (canonical);
+
+        CREATE TABLE messages (
+            id          INTEGER PRIMARY KEY,
+            chat        TEXT NOT NULL,       -- canonical sender (private) or group JID
+            chat_jid    TEXT NOT NULL,       -- where replies go
+            wa_id       TEXT NOT NULL,       -- WhatsApp message id
+            sender      TEXT NOT NULL,       -- canonical sender
+            sender_name TEXT NOT NULL DEFAULT '',
+            kind        TEXT NOT NULL,
+            text        TEXT NOT NULL,
+            is_group    INTEGER NOT NULL DEFAULT 0,
+            sent_at     REAL NOT NULL,       -- WhatsApp's timestamp (unix seconds)
+            received_at REAL NOT NULL,       -- when the bot stored it (unix seconds)
+            state       TEXT NOT NULL
+                        CHECK (state IN ('received', 'answered', 'failed', 'ignored')),
+            reason      TEXT,                -- why ignored or failed
+            in_context  INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (chat, wa_id)
+        );
+        CREATE INDEX messages_chat ON messages (chat, id);
+        CREATE INDEX messages_received ON messages (received_at) WHERE state = 'received';
+        CREATE INDEX messages_sender_time ON messages (sender, received_at);
+
+        CREATE TABLE replies (
+            id         INTEGER PRIMARY KEY,
+            chat       TEXT NOT NULL,
+            message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+            kind       TEXT NOT NULL DEFAULT 'answer',  -- answer, error, command, notice, reminder
+            text       TEXT NOT NULL,
+            wa_ids     TEXT NOT NULL DEFAULT '[]',       -- JSON list of sent WhatsApp ids
+            created_at REAL NOT NULL,
+            in_context INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX replies_chat ON replies (chat, id);
+        CREATE INDEX replies_message ON replies (message_id);
+
+        CREATE TABLE threads (
+            id         INTEGER PRIMARY KEY,
+            chat       TEXT NOT NULL,
+            backend    TEXT NOT NULL,        -- assistants | responses
+            remote_id  TEXT NOT NULL,        -- thread_... | conv_...
+            created_at REAL NOT NULL,
+            active     INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE UNIQUE INDEX threads_active ON threads (chat, backend) WHERE active = 1;
+
+        CREATE TABLE usage (
+            id                INTEGER PRIMARY KEY,
+            chat              TEXT NOT NULL,
+            sender            TEXT NOT NULL,
+            message_id        INTEGER,
+            mode              TEXT NOT NULL,
+            model             TEXT NOT NULL,
+            prompt_tokens     INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            total_tokens      INTEGER NOT NULL,
+            created_at        REAL NOT NULL
+        );
+        CREATE INDEX usage_chat_time ON usage (chat, created_at);
+        CREATE INDEX usage_sender_time ON usage (sender, created_at);
+        """,
+    ),
+    Migration(
+        2,
+        "tool calls and reminders",
+        """
+        CREATE TABLE tool_calls (
+            id          INTEGER PRIMARY KEY,
+            chat        TEXT NOT NULL,
+            message_id  INTEGER,
+            tool        TEXT NOT NULL,
+            duration_ms REAL NOT NULL,
+            ok          INTEGER NOT NULL,
+            error       TEXT,
+            created_at  REAL NOT NULL
+        );
+        CREATE INDEX tool_calls_chat ON tool_calls (chat, created_at);
+
+        CREATE TABLE reminders (
+            id         INTEGER PRIMARY KEY,
+            chat       TEXT NOT NULL,
+            chat_jid   TEXT NOT NULL,
+            sender     TEXT NOT NULL,
+            text       TEXT NOT NULL,
+            due_at     REAL NOT NULL,
+            created_at REAL NOT NULL,
+            state      TEXT NOT NULL DEFAULT 'pending'
+                       CHECK (state IN ('pending', 'sent', 'cancelled')),
+            sent_at    REAL,
+            late       INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX reminders_due ON reminders (due_at) WHERE state = 'pending';
+        CREATE INDEX reminders_chat ON reminders (chat, state);
+        """,
+    ),
+    Migration(
+        3,
+        "per-chat state: pause, owner hand-off, pending confirmations, limit notices",
+        """
+        CREATE TABLE chat_state (
+            chat            TEXT PRIMARY KEY,
+            paused          INTEGER NOT NULL DEFAULT 0,
+            handoff_until   REAL,
+            forget_asked_at REAL,
+            notice_until    REAL,            -- a limit notice was sent; silent until then
+            updated_at      REAL NOT NULL
+        );
+        CREATE TABLE bot_state (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
+)
