@@ -1,8 +1,8 @@
 """Entry point: load .env, validate settings, configure logging, run one front-end.
 
-    python main.py                      live WhatsApp (QR or pairing code on first run)
-    python main.py --console            chat with the bot in this terminal
-    python main.py --replay FILE|-      feed recorded neonize MessageEv JSON lines
+python main.py                      live WhatsApp (QR or pairing code on first run)
+python main.py --console            chat with the bot in this terminal
+python main.py --replay FILE|-      feed recorded neonize MessageEv JSON lines
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(os.environ)
     except ConfigError as exc:
-        print(f"Configuration error — fix these in {args.env_file} or the environment:", file=sys.stderr)
+        print(
+            f"Configuration error — fix these in {args.env_file} or the environment:",
+            file=sys.stderr,
+        )
         for key, why in sorted(exc.problems.items()):
             print(f"  {key}: {why}", file=sys.stderr)
         return EXIT_CONFIG

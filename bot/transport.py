@@ -1,4 +1,4 @@
-"""The one interface between the pipeline and a WhatsApp front-end (live, replay, console, tests)."""
+"""The one interface between the pipeline and a WhatsApp front-end (live, replay, console)."""
 
 from __future__ import annotations
 

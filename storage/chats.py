@@ -77,7 +77,9 @@ class ChatStateMixin:
         if not fields or set(fields) - allowed:
             raise ValueError(f"unknown chat_state fields: {sorted(set(fields) - allowed)}")
         values = {
-            k: (v.timestamp() if isinstance(v, datetime) else (int(v) if isinstance(v, bool) else v))
+            k: (
+                v.timestamp() if isinstance(v, datetime) else (int(v) if isinstance(v, bool) else v)
+            )
             for k, v in fields.items()
         }
         cols = ", ".join(values)
@@ -149,8 +151,7 @@ class ChatStateMixin:
         """When ``sender``'s non-ignored messages arrived since ``since`` (for rate limits)."""
         rows = await self.db.conn.execute_fetchall(
             "SELECT received_at FROM messages"
-            " WHERE sender = ? AND received_at >= ? AND NOT (state = 'ignored' AND reason = 'rate_limited')"
-            " AND state != 'ignored' ORDER BY received_at",
+            " WHERE sender = ? AND received_at >= ? AND state != 'ignored' ORDER BY received_at",
             (sender, since.timestamp()),
         )
         return [datetime.fromtimestamp(float(r["received_at"]), UTC) for r in rows]

@@ -346,7 +346,13 @@ class Store(ChatStateMixin, RemindersMixin):
         return reply_id
 
     async def add_reply(
-        self, chat: str, text: str, *, kind: str, wa_ids: Sequence[str] = (), at: datetime | None = None
+        self,
+        chat: str,
+        text: str,
+        *,
+        kind: str,
+        wa_ids: Sequence[str] = (),
+        at: datetime | None = None,
     ) -> int:
         """Record an outgoing message that answers no stored turn (notice, command, reminder)."""
         async with self.db.transaction() as conn:

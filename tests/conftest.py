@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import subprocess
 import warnings
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -10,12 +11,17 @@ from typing import Any
 
 import pytest
 
-# neonize leaks an os.popen("uname -a") pipe when imported (neonize/utils/platform.py:39);
-# import it once here, with that leak collected quietly, so filterwarnings=error stays strict.
+# neonize leaks os.popen("uname -a") pipes when imported (neonize/utils/platform.py:39): the
+# unreaped child parks its Popen in subprocess._active, and its pipe is freed at some later
+# subprocess call, inside an unrelated test. Import it once here and reap those children
+# quietly, so filterwarnings=error stays strict for our own code.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ResourceWarning)
     import neonize  # noqa: F401
 
+    for _proc in list(getattr(subprocess, "_active", None) or []):
+        _proc.wait()
+    subprocess._cleanup()  # type: ignore[attr-defined]
     gc.collect()
 
 from bot.settings import Settings, load_settings

@@ -16,7 +16,9 @@ from storage.store import NewMessage, Store, ToolCallRow, UsageRow
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def new(chat: str = "1555@s.whatsapp.net", wa_id: str = "A1", text: str = "hi", **kw: object) -> NewMessage:
+def new(
+    chat: str = "1555@s.whatsapp.net", wa_id: str = "A1", text: str = "hi", **kw: object
+) -> NewMessage:
     """A NewMessage with sensible defaults."""
     fields: dict[str, object] = {
         "chat": chat,
@@ -47,8 +49,18 @@ async def test_migrates_an_empty_database_to_the_full_schema(tmp_path: Path) -> 
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
             )
         }
-        assert {"messages", "replies", "identities", "threads", "usage", "tool_calls",
-                "reminders", "chat_state", "bot_state", "threads_active"} <= names
+        assert {
+            "messages",
+            "replies",
+            "identities",
+            "threads",
+            "usage",
+            "tool_calls",
+            "reminders",
+            "chat_state",
+            "bot_state",
+            "threads_active",
+        } <= names
         mode = await db.conn.execute_fetchall("PRAGMA journal_mode")
         assert mode[0][0] == "wal"
         assert await db.migrate() == []
@@ -106,16 +118,27 @@ async def test_context_holds_only_answered_turns_in_order(store: Store) -> None:
     for i in range(3):
         mid = await store.add_message(new(wa_id=f"M{i}", text=f"q{i}"))
         assert mid is not None
-        await store.record_turn(chat=chat, sender=chat, message_ids=[mid], reply_text=f"a{i}",
-                                wa_ids=[f"B{i}"])
+        await store.record_turn(
+            chat=chat, sender=chat, message_ids=[mid], reply_text=f"a{i}", wa_ids=[f"B{i}"]
+        )
     failed = await store.add_message(new(wa_id="F", text="boom"))
     assert failed is not None
-    await store.record_turn(chat=chat, sender=chat, message_ids=[failed], reply_text="sorry",
-                            wa_ids=[], state="failed", kind="error")
+    await store.record_turn(
+        chat=chat,
+        sender=chat,
+        message_ids=[failed],
+        reply_text="sorry",
+        wa_ids=[],
+        state="failed",
+        kind="error",
+    )
     await store.add_message(new(wa_id="R", text="still received"))
     entries = await store.context(chat, 4)
     assert [(e.role, e.text) for e in entries] == [
-        ("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")
+        ("user", "q1"),
+        ("assistant", "a1"),
+        ("user", "q2"),
+        ("assistant", "a2"),
     ]
     assert await store.context(chat, 0) == []
     await store.reset_context(chat)
@@ -128,7 +151,11 @@ async def test_record_turn_is_atomic(store: Store) -> None:
     assert mid is not None
     with pytest.raises(sqlite3.IntegrityError):
         await store.record_turn(
-            chat="1555@s.whatsapp.net", sender="s", message_ids=[mid], reply_text="x", wa_ids=[],
+            chat="1555@s.whatsapp.net",
+            sender="s",
+            message_ids=[mid],
+            reply_text="x",
+            wa_ids=[],
             usage=[UsageRow("chat", "m", 1, 1, 2)],
             tool_calls=[ToolCallRow("t", 1.0, True)],
             state="bogus",  # type: ignore[arg-type]
@@ -159,7 +186,10 @@ async def test_threads_are_per_chat_and_backend(store: Store) -> None:
     assert await store.thread_for("c1", "responses") == "conv_1"
     await store.save_thread("c1", "assistants", "thread_3")
     assert await store.thread_for("c1", "assistants") == "thread_3"
-    assert sorted(await store.retire_threads("c1")) == [("assistants", "thread_3"), ("responses", "conv_1")]
+    assert sorted(await store.retire_threads("c1")) == [
+        ("assistants", "thread_3"),
+        ("responses", "conv_1"),
+    ]
     assert await store.thread_for("c1", "assistants") is None
     assert await store.thread_for("c2", "assistants") == "thread_2"
 
@@ -169,8 +199,14 @@ async def test_forget_deletes_everything_of_one_chat(store: Store) -> None:
     a = await store.add_message(new(chat="a@s.whatsapp.net"))
     b = await store.add_message(new(chat="b@s.whatsapp.net"))
     for chat, mid in (("a@s.whatsapp.net", a), ("b@s.whatsapp.net", b)):
-        await store.record_turn(chat=chat, sender=chat, message_ids=[mid or 0], reply_text="r",
-                                wa_ids=["x"], usage=[UsageRow("chat", "m", 1, 2, 3)])
+        await store.record_turn(
+            chat=chat,
+            sender=chat,
+            message_ids=[mid or 0],
+            reply_text="r",
+            wa_ids=["x"],
+            usage=[UsageRow("chat", "m", 1, 2, 3)],
+        )
         await store.save_thread(chat, "responses", f"conv_{chat}")
     await store.forget_chat("a@s.whatsapp.net")
     assert await store.messages("a@s.whatsapp.net") == []
@@ -183,8 +219,9 @@ async def test_forget_deletes_everything_of_one_chat(store: Store) -> None:
 async def test_reminders_due_and_cancel(store: Store) -> None:
     """Reminders come due in order, can be cancelled only from their own chat."""
     r1 = await store.add_reminder(chat="c1", chat_jid="c1", sender="s", text="one", due_at=T0)
-    r2 = await store.add_reminder(chat="c1", chat_jid="c1", sender="s", text="two",
-                                  due_at=T0 + timedelta(hours=1))
+    r2 = await store.add_reminder(
+        chat="c1", chat_jid="c1", sender="s", text="two", due_at=T0 + timedelta(hours=1)
+    )
     assert await store.cancel_reminder("other-chat", r1.id) is False
     assert [r.text for r in await store.due_reminders(T0)] == ["one"]
     assert await store.next_reminder_due() == T0

@@ -1,0 +1,244 @@
+"""App wiring: build the objects from settings and run one front-end (live, console, replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Literal, TextIO
+
+import structlog
+
+from bot.clock import Clock, SystemClock
+from bot.commands import Commands
+from bot.limits import Gate
+from bot.messages import BotIdentity
+from bot.pipeline import Pipeline
+from bot.reminders import ReminderService
+from bot.settings import Settings
+from bot.transport import Transport
+from helpers.backends.base import ReplyBackend
+from helpers.backends.factory import build_backend
+from helpers.tools.box import ToolBox
+from helpers.tools.builtin import build_registry
+from storage.store import Store
+
+log = structlog.get_logger("bot.app")
+
+FrontEndKind = Literal["live", "console", "replay"]
+DEFAULT_ME = "15550000000@s.whatsapp.net"
+DEFAULT_ME_LID = "100000000000001@lid"
+
+
+@dataclass(frozen=True, slots=True)
+class FrontEnd:
+    """Which front-end to run, and its options."""
+
+    kind: FrontEndKind = "live"
+    replay_file: str | None = None
+    console_sender: str = "15551234567@s.whatsapp.net"
+    me: str = DEFAULT_ME
+    me_lid: str | None = DEFAULT_ME_LID
+
+
+@dataclass(slots=True)
+class Bot:
+    """The wired-up objects one run shares."""
+
+    settings: Settings
+    store: Store
+    backend: ReplyBackend
+    pipeline: Pipeline
+    reminders: ReminderService | None
+    tools: ToolBox
+
+
+class _LateTransport:
+    """Forwards to a transport bound later (live front-ends create theirs after wiring)."""
+
+    def __init__(self) -> None:
+        self.target: Transport | None = None
+
+    def __getattr__(self, name: str) -> object:
+        if self.target is None:
+            raise RuntimeError("transport used before the front-end started")
+        return getattr(self.target, name)
+
+
+@contextlib.asynccontextmanager
+async def wire(
+    settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None
+) -> AsyncIterator[Bot]:
+    """Open the store, build tools, backend, pipeline and reminders; close them on exit.
+
+    Raises ``ConfigError`` (a broken plugin) or ``StartupError`` (the preflight failed).
+    """
+    clock = clock or SystemClock()
+    started_at = clock.now()
+    async with Store.open(settings.database_path) as store:
+        services: dict[str, object] = {"store": store}
+        tools = ToolBox(
+            build_registry(settings),
+            clock=clock,
+            timezone=settings.timezone,
+            timeout=settings.tools_timeout_seconds,
+            max_rounds=settings.tools_max_rounds,
+            services=services,
+        )
+        backend = build_backend(settings, store, tools)
+        try:
+            await backend.preflight()
+            commands = Commands(
+                settings=settings, store=store, backend=backend, clock=clock, started_at=started_at
+            )
+            pipeline = Pipeline(
+                settings=settings,
+                store=store,
+                backend=backend,
+                transport=transport,
+                clock=clock,
+                started_at=started_at,
+                commands=commands,
+                gate=Gate(settings, store, clock),
+            )
+            reminders = None
+            if "set_reminder" in tools.registry.names():
+                late = _LateTransport()
+                reminders = ReminderService(store, late, clock)  # type: ignore[arg-type]
+                services["reminders"] = reminders
+                services["late_transport"] = late
+            yield Bot(settings, store, backend, pipeline, reminders, tools)
+        finally:
+            await backend.aclose()
+
+
+async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
+    """Bind the transport, start the pipeline and the reminder loop."""
+    bot.pipeline.bind_transport(transport)
+    late = bot.tools.services.get("late_transport")
+    if isinstance(late, _LateTransport):
+        late.target = transport
+    recovered = await bot.pipeline.start()
+    log.info("bot.ready", mode=bot.settings.openai_api_mode, recovered=recovered)
+    if bot.reminders is None:
+        return None
+    return asyncio.create_task(bot.reminders.run(), name="reminders")
+
+
+async def _stop_reminders(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+async def run(settings: Settings, front: FrontEnd) -> int:
+    """Run the bot with ``front`` until it ends or a signal stops it; return the exit code."""
+    stop = asyncio.Event()
+    remove_signals = _install_signals(stop)
+    try:
+        async with wire(settings) as bot:
+            if front.kind == "replay":
+                return await _run_replay(bot, front, stop)
+            if front.kind == "console":
+                from bot.console import run_console
+
+                return await run_console(bot, front, stop, _serve, _stop_reminders)
+            return await _run_live(bot, stop)
+    finally:
+        remove_signals()
+
+
+async def _run_live(bot: Bot, stop: asyncio.Event) -> int:
+    from bot.whatsapp.client import NeonizeFrontend
+
+    frontend = NeonizeFrontend(
+        bot.settings.whatsapp_session,
+        bot.settings.whatsapp_pair_phone,
+        on_message=bot.pipeline.submit,
+    )
+    reminders = await _serve(bot, frontend.transport)
+    front_stop = asyncio.Event()
+    front_task = asyncio.create_task(frontend.run(front_stop), name="whatsapp")
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait({front_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    stop_task.cancel()
+    log.info("bot.stopping", reason="signal" if stop.is_set() else "whatsapp ended")
+    await _stop_reminders(reminders)
+    finished = await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
+    front_stop.set()
+    code = await front_task
+    log.info("bot.stopped", exit_code=code, drained=finished)
+    return code
+
+
+async def _lines(path: str) -> AsyncIterator[str]:
+    """Lines of ``path`` (``-`` = stdin), read off the event loop."""
+    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115, ASYNC230
+    try:
+        while True:
+            line = await asyncio.to_thread(stream.readline)
+            if not line:
+                return
+            yield line
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
+    from bot.whatsapp.convert import to_incoming
+    from bot.whatsapp.replay import ReplayTransport, parse_event_line
+
+    transport = ReplayTransport(BotIdentity(front.me, front.me_lid), stream=sys.stdout)
+    reminders = await _serve(bot, transport)
+    assert front.replay_file is not None
+    bad = 0
+    try:
+        async for number, line in _numbered(_lines(front.replay_file)):
+            if stop.is_set():
+                break
+            if not line.strip():
+                continue
+            try:
+                event = parse_event_line(line)
+            except ValueError as exc:
+                bad += 1
+                log.error("replay.bad_line", line=number, error=str(exc))
+                continue
+            bot.pipeline.submit(to_incoming(event))
+        if not stop.is_set():
+            join = asyncio.create_task(bot.pipeline.join())
+            stop_task = asyncio.create_task(stop.wait())
+            await asyncio.wait({join, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            stop_task.cancel()
+            join.cancel()
+    finally:
+        await _stop_reminders(reminders)
+        await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
+    log.info("replay.done", bad_lines=bad)
+    return 0
+
+
+async def _numbered(lines: AsyncIterator[str]) -> AsyncIterator[tuple[int, str]]:
+    number = 0
+    async for line in lines:
+        number += 1
+        yield number, line

@@ -1,0 +1,540 @@
+"""The pipeline: every incoming message is stored first, then answered in per-chat order.
+
+Flow: ``submit`` (sync, called in arrival order by the front-end) -> one intake task that
+classifies, files the message under its chat key and stores it (dedupe by WhatsApp id) ->
+one worker task per busy chat that answers that chat's messages strictly in order. Different
+chats run concurrently; at most ``MAX_CONCURRENT_REPLIES`` OpenAI calls are in flight. A worker
+ends when its chat's queue is empty, so nothing per chat outlives the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot import jid
+from bot.clock import Clock, SystemClock
+from bot.errors import ReplyError, TransportError
+from bot.messages import NON_USER_KINDS, IncomingMessage, MessageKind
+from bot.rules import Verdict, classify, is_command, not_before
+from bot.settings import Settings
+from bot.transport import Transport
+from helpers.backends.base import Reply, ReplyBackend, Turn, TurnImage
+from helpers.formatting import markdown_to_whatsapp
+from helpers.splitting import split_message
+from storage.store import NewMessage, Store, StoredMessage, ToolCallRow, UsageRow
+
+log = structlog.get_logger("bot.pipeline")
+
+FAILURE_TEXT = "Sorry, I couldn't answer just now. Please try again in a moment."
+TYPING_REFRESH_SECONDS = 10.0
+SENT_IDS_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A stored incoming message on its way through a chat's queue."""
+
+    row_id: int
+    chat: str
+    sender: str
+    message: IncomingMessage
+
+
+#: Answers a command message (``/help``...) with the text to send, or None to say nothing.
+CommandHandler = Callable[[Envelope], Awaitable[str | None]]
+#: Decides, with storage, whether a turn may go to OpenAI; returns a notice or an ignore reason.
+Gate = Callable[[Envelope], Awaitable["GateVerdict"]]
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """A gate's decision: go on, or stop (recording ``reason``) and maybe send ``notice``."""
+
+    allowed: bool
+    reason: str | None = None
+    notice: str | None = None
+
+
+OPEN = GateVerdict(True)
+
+
+class Pipeline:
+    """Takes incoming messages from any front-end and answers them through a reply backend."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        backend: ReplyBackend,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        started_at: datetime | None = None,
+        commands: CommandHandler | None = None,
+        gate: Gate | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.backend = backend
+        self._transport = transport
+        self.clock = clock or SystemClock()
+        self.started_at = started_at or self.clock.now()
+        self.commands = commands
+        self.gate = gate
+        self._intake: asyncio.Queue[IncomingMessage] = asyncio.Queue()
+        self._intake_task: asyncio.Task[None] | None = None
+        self._chats: dict[str, deque[Envelope]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._replies = asyncio.Semaphore(settings.max_concurrent_replies)
+        self._sent_ids: OrderedDict[str, None] = OrderedDict()
+        self._accepting = True
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> Transport:
+        """The front-end's transport (bound before the first message is handled)."""
+        if self._transport is None:
+            raise RuntimeError("pipeline has no transport bound")
+        return self._transport
+
+    def bind_transport(self, transport: Transport) -> None:
+        """Attach the front-end's transport (live front-ends create it after the pipeline)."""
+        self._transport = transport
+
+    def remember_sent(self, wa_id: str) -> None:
+        """Record an id the bot sent (to recognise replies to the bot and its own echoes)."""
+        self._sent_ids[wa_id] = None
+        self._sent_ids.move_to_end(wa_id)
+        while len(self._sent_ids) > SENT_IDS_KEPT:
+            self._sent_ids.popitem(last=False)
+
+    @property
+    def sent_ids(self) -> frozenset[str]:
+        """The ids of messages the bot sent recently."""
+        return frozenset(self._sent_ids)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Start taking messages; re-queue messages a crash left unanswered. Returns their count."""
+        self._intake_task = asyncio.create_task(self._intake_loop(), name="pipeline-intake")
+        return await self._recover()
+
+    def submit(self, msg: IncomingMessage) -> None:
+        """Take one incoming message (sync, in arrival order). Never raises."""
+        try:
+            self._intake.put_nowait(msg)
+        except Exception:  # pragma: no cover - put_nowait on an unbounded queue cannot fail
+            log.exception("message.submit_failed", message_id=msg.id)
+
+    async def stored(self) -> None:
+        """Wait until every submitted message has been classified and stored."""
+        await self._intake.join()
+
+    async def join(self) -> None:
+        """Wait until every submitted message has been stored and answered."""
+        while True:
+            await self._intake.join()
+            workers = list(self._workers.values())
+            if not workers and self._intake.empty():
+                return
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop answering new messages, wait up to ``timeout`` s for replies in flight.
+
+        Messages that arrive meanwhile are still stored (as received), so the next start
+        answers them. Returns True if everything in flight finished in time.
+        """
+        self._accepting = False
+        finished = True
+        workers = list(self._workers.values())
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                finished = False
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning("pipeline.drain_timeout", unfinished_chats=len(pending))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._intake.join(), timeout=max(timeout, 1.0))
+        if self._intake_task is not None:
+            self._intake_task.cancel()
+            await asyncio.gather(self._intake_task, return_exceptions=True)
+        return finished
+
+    # --- intake: classify, identify, store ------------------------------------------------
+
+    async def _intake_loop(self) -> None:
+        while True:
+            msg = await self._intake.get()
+            try:
+                await self._accept(msg)
+            except Exception:
+                log.exception("message.intake_failed", message_id=msg.id, chat=msg.chat_jid)
+            finally:
+                self._intake.task_done()
+
+    async def _chat_key(self, msg: IncomingMessage) -> tuple[str, str]:
+        """The chat key and the canonical sender of ``msg``."""
+        if msg.is_group:
+            sender = await self.store.canonical_sender([msg.sender_jid, msg.sender_alt_jid or ""])
+            return msg.chat_jid, sender
+        if msg.is_from_me:
+            chat = await self.store.canonical_sender([msg.chat_jid, msg.chat_alt_jid or ""])
+            return chat, msg.sender_jid
+        ids = [msg.sender_jid, msg.sender_alt_jid or "", msg.chat_jid, msg.chat_alt_jid or ""]
+        sender = await self.store.canonical_sender(ids)
+        return sender, sender
+
+    async def _accept(self, msg: IncomingMessage) -> None:
+        bound = structlog.contextvars.bound_contextvars(message_id=msg.id)
+        with bound:
+            if not msg.id or not (msg.chat_jid or msg.sender_jid):
+                log.warning("message.malformed", kind=str(msg.kind))
+                return
+            if msg.is_from_me and msg.id in self._sent_ids:
+                return  # our own message echoed back by WhatsApp
+            verdict = classify(
+                msg,
+                me=self.transport.identity,
+                settings=self.settings,
+                not_before=not_before(self.started_at, self.settings.bot_old_message_grace_seconds),
+                sent_ids=self._sent_ids.keys(),  # type: ignore[arg-type]
+            )
+            if jid.is_status_broadcast(msg.chat_jid) or jid.is_newsletter(msg.chat_jid):
+                log.debug("message.ignored", reason=verdict.reason)
+                return  # not a chat the bot takes part in: nothing to file it under
+            verdict = self._access_verdict(msg, verdict)
+            chat, sender = await self._chat_key(msg)
+            with structlog.contextvars.bound_contextvars(chat=chat):
+                if msg.is_from_me:
+                    await self._owner_wrote(chat, msg)
+                row_id = await self.store.add_message(
+                    NewMessage(
+                        chat=chat,
+                        chat_jid=msg.chat_jid,
+                        wa_id=msg.id,
+                        sender=sender,
+                        sender_name=msg.sender_name,
+                        kind=str(msg.kind),
+                        text=msg.text,
+                        is_group=msg.is_group,
+                        sent_at=msg.timestamp,
+                        received_at=self.clock.now(),
+                        state="received" if verdict.answer else "ignored",
+                        reason=verdict.reason,
+                    )
+                )
+                if row_id is None:
+                    log.info("message.duplicate")
+                    return
+                if not verdict.answer:
+                    log.info("message.ignored", reason=verdict.reason)
+                    return
+                log.info("message.received", kind=str(msg.kind), group=msg.is_group)
+                log.debug("message.text", text=msg.text)
+                if not self._accepting:
+                    log.info("message.deferred", why="shutting down")
+                    return
+                self._dispatch(Envelope(row_id, chat, sender, msg))
+
+    def _access_verdict(self, msg: IncomingMessage, verdict: Verdict) -> Verdict:
+        """Apply ALLOWED_NUMBERS / BLOCKED_NUMBERS to the sender's every known id."""
+        if not verdict.answer:
+            return verdict
+        users = {jid.user_of(j) for j in (msg.sender_jid, msg.sender_alt_jid) if j}
+        if users & set(self.settings.blocked_numbers):
+            return Verdict.ignore("blocked")
+        allowed = set(self.settings.allowed_numbers) | set(self.settings.admin_numbers)
+        if self.settings.allowed_numbers and not users & allowed:
+            return Verdict.ignore("not_allowed")
+        return verdict
+
+    async def _owner_wrote(self, chat: str, msg: IncomingMessage) -> None:
+        """The phone's owner typed in ``chat``: the bot steps back for HANDOFF_MINUTES."""
+        if msg.kind in NON_USER_KINDS or self.settings.handoff_minutes <= 0:
+            return
+        if msg.timestamp < not_before(self.started_at, self.settings.bot_old_message_grace_seconds):
+            return
+        until = self.clock.now() + timedelta(minutes=self.settings.handoff_minutes)
+        await self.store.update_chat_state(chat, handoff_until=until)
+        log.info("chat.handoff", until=until.isoformat())
+
+    # --- per-chat workers --------------------------------------------------------------------
+
+    def _dispatch(self, env: Envelope) -> None:
+        queue = self._chats.setdefault(env.chat, deque())
+        queue.append(env)
+        if env.chat not in self._workers:
+            self._workers[env.chat] = asyncio.create_task(
+                self._chat_worker(env.chat), name=f"chat-{env.chat}"
+            )
+
+    async def _chat_worker(self, chat: str) -> None:
+        queue = self._chats[chat]
+        try:
+            while queue and self._accepting:
+                batch = [queue.popleft()]
+                if not self._is_command(batch[0]):
+                    await self._debounce(batch, queue)
+                with structlog.contextvars.bound_contextvars(
+                    chat=chat, message_id=batch[-1].message.id
+                ):
+                    try:
+                        await self._handle(batch)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("turn.crashed")
+                        await self._fail(batch, "crashed")
+        finally:
+            # No await between the loop's last check and here: nothing can be queued meanwhile.
+            # Left-overs (shutdown) stay "received" in storage and are answered on next start.
+            self._workers.pop(chat, None)
+            self._chats.pop(chat, None)
+
+    def _is_command(self, env: Envelope) -> bool:
+        return self.commands is not None and is_command(
+            env.message, self.settings.bot_command_prefix
+        )
+
+    async def _debounce(self, batch: list[Envelope], queue: deque[Envelope]) -> None:
+        """Gather the sender's quick follow-ups into this turn (DEBOUNCE_SECONDS of quiet)."""
+        wait = self.settings.debounce_seconds
+        if wait <= 0:
+            return
+        sender = batch[0].sender
+        for _ in range(10):  # at most ten quiet windows, so a chatterbox still gets answers
+            if queue and queue[0].sender == sender and not self._is_command(queue[0]):
+                batch.append(queue.popleft())
+                continue
+            before = len(queue)
+            await self.clock.sleep(wait)
+            if len(queue) == before:
+                break
+        while queue and queue[0].sender == sender and not self._is_command(queue[0]):
+            batch.append(queue.popleft())
+
+    async def _handle(self, batch: list[Envelope]) -> None:
+        first, last = batch[0], batch[-1]
+        if self._is_command(first):
+            await self._run_command(first)
+            return
+        if self.gate is not None:
+            verdict = await self.gate(last)
+            if not verdict.allowed:
+                ids = [e.row_id for e in batch]
+                if verdict.notice:
+                    wa_ids = await self._send(last, verdict.notice)
+                    await self.store.record_turn(
+                        chat=last.chat,
+                        sender=last.sender,
+                        message_ids=ids,
+                        reply_text=verdict.notice,
+                        wa_ids=wa_ids,
+                        state="ignored",
+                        reason=verdict.reason,
+                        kind="notice",
+                    )
+                else:
+                    await self.store.set_state(ids, "ignored", verdict.reason)
+                log.info("turn.gated", reason=verdict.reason)
+                return
+        await self._answer(batch)
+
+    async def _run_command(self, env: Envelope) -> None:
+        assert self.commands is not None
+        # Filed as a command before it runs, so /stats does not count itself.
+        await self.store.set_state([env.row_id], "ignored", "command")
+        text = await self.commands(env)
+        wa_ids = await self._send(env, text) if text else []
+        if await self.store.message(env.row_id) is None:
+            log.info("command.handled", recorded=False)
+            return  # /forget removed the chat, this command included: keep it that way
+        await self.store.record_turn(
+            chat=env.chat,
+            sender=env.sender,
+            message_ids=[env.row_id],
+            reply_text=text or "",
+            wa_ids=wa_ids,
+            state="ignored",
+            reason="command",
+            kind="command",
+        )
+        log.info("command.handled")
+
+    async def _answer(self, batch: list[Envelope]) -> None:
+        last = batch[-1]
+        for env in batch:
+            await self._quietly(self.transport.mark_read(env.message), "mark_read")
+        turn = await self._turn(batch)
+        await self._quietly(self.transport.set_typing(last.message.chat_jid, True), "typing")
+        typing = asyncio.create_task(self._keep_typing(last.message.chat_jid))
+        started = self.clock.monotonic()
+        try:
+            async with self._replies:
+                reply = await self.backend.reply(turn)
+        except ReplyError as exc:
+            log.warning("turn.failed", cause=exc.cause, error=str(exc))
+            await self._fail(batch, exc.cause)
+            return
+        finally:
+            typing.cancel()
+            await asyncio.gather(typing, return_exceptions=True)
+            await self._quietly(self.transport.set_typing(last.message.chat_jid, False), "typing")
+        wa_ids = await self._deliver(last, reply)
+        await self.store.record_turn(
+            chat=last.chat,
+            sender=last.sender,
+            message_ids=[e.row_id for e in batch],
+            reply_text=reply.text,
+            wa_ids=wa_ids,
+            usage=[
+                UsageRow(
+                    self.backend.mode, u.model, u.prompt_tokens, u.completion_tokens, u.total_tokens
+                )
+                for u in reply.usage
+            ],
+            tool_calls=[
+                ToolCallRow(t.tool, t.duration_ms, t.ok, t.error) for t in reply.tool_calls
+            ],
+        )
+        log.info(
+            "turn.answered",
+            messages=len(batch),
+            parts=len(wa_ids),
+            tokens=sum(u.total_tokens for u in reply.usage),
+            seconds=round(self.clock.monotonic() - started, 3),
+        )
+
+    async def _turn(self, batch: list[Envelope]) -> Turn:
+        last = batch[-1]
+        images: list[TurnImage] = []
+        for env in batch:
+            media = env.message.media
+            if (
+                env.message.kind == MessageKind.IMAGE
+                and media is not None
+                and env.message.raw is not None
+            ):
+                try:
+                    data = await self.transport.download(env.message)
+                    images.append(TurnImage(data, media.mimetype or "image/jpeg"))
+                except TransportError as exc:
+                    log.warning("media.download_failed", error=str(exc))
+        text = "\n".join(e.message.text for e in batch if e.message.text)
+        return Turn(
+            chat=last.chat,
+            chat_jid=last.message.chat_jid,
+            sender=last.sender,
+            sender_name=last.message.sender_name,
+            text=text,
+            is_group=last.message.is_group,
+            message_ids=tuple(e.row_id for e in batch),
+            images=tuple(images),
+        )
+
+    async def _deliver(self, env: Envelope, reply: Reply) -> list[str]:
+        """Send a reply: text parts in order (the first quotes in groups), then media."""
+        wa_ids: list[str] = []
+        text = markdown_to_whatsapp(reply.text) if reply.text.strip() else ""
+        if text:
+            wa_ids += await self._send(env, text)
+        quoted = env.message if env.message.is_group and not wa_ids else None
+        for media in reply.media:
+            media = replace(
+                media, caption=markdown_to_whatsapp(media.caption) if media.caption else ""
+            )
+            try:
+                wa_id = await self.transport.send_media(env.message.chat_jid, media, quoted=quoted)
+            except TransportError as exc:
+                log.warning("reply.media_failed", error=str(exc))
+                continue
+            self.remember_sent(wa_id)
+            wa_ids.append(wa_id)
+            quoted = None
+        return wa_ids
+
+    async def _send(self, env: Envelope, text: str) -> list[str]:
+        """Send ``text`` to the envelope's chat, split under MAX_MESSAGE_CHARS."""
+        wa_ids: list[str] = []
+        quoted: IncomingMessage | None = env.message if env.message.is_group else None
+        for part in split_message(text, self.settings.max_message_chars):
+            wa_id = await self.transport.send_text(env.message.chat_jid, part, quoted=quoted)
+            self.remember_sent(wa_id)
+            wa_ids.append(wa_id)
+            quoted = None
+        return wa_ids
+
+    async def _fail(self, batch: list[Envelope], cause: str) -> None:
+        """Tell the user honestly that no answer came, and record the turn as failed."""
+        last = batch[-1]
+        wa_ids: list[str] = []
+        try:
+            wa_ids = await self._send(last, FAILURE_TEXT)
+        except Exception as exc:
+            log.warning("reply.failure_notice_failed", error=str(exc))
+        await self.store.record_turn(
+            chat=last.chat,
+            sender=last.sender,
+            message_ids=[e.row_id for e in batch],
+            reply_text=FAILURE_TEXT,
+            wa_ids=wa_ids,
+            state="failed",
+            reason=cause,
+            kind="error",
+        )
+
+    async def _keep_typing(self, chat_jid: str) -> None:
+        """WhatsApp drops "typing..." after a while: refresh it during long replies."""
+        while True:
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+            await self._quietly(self.transport.set_typing(chat_jid, True), "typing")
+
+    async def _quietly(self, op: Awaitable[None], what: str) -> None:
+        """Run a best-effort transport call (read receipt, typing): log failures, go on."""
+        try:
+            await op
+        except Exception as exc:
+            log.warning("transport.best_effort_failed", op=what, error=str(exc))
+
+    # --- crash recovery ------------------------------------------------------------------
+
+    async def _recover(self) -> int:
+        now = self.clock.now()
+        since = now - timedelta(seconds=self.settings.bot_recovery_window_seconds)
+        expired = await self.store.expire_pending(before=since)
+        pending = await self.store.pending_messages(since=since)
+        for stored in pending:
+            self._dispatch(Envelope(stored.id, stored.chat, stored.sender, _revive(stored)))
+        if pending or expired:
+            log.info("pipeline.recovered", requeued=len(pending), expired=expired)
+        return len(pending)
+
+
+def _revive(stored: StoredMessage) -> IncomingMessage:
+    """Rebuild an incoming message from storage (no raw event: quotes are built by id)."""
+    try:
+        kind = MessageKind(stored.kind)
+    except ValueError:
+        kind = MessageKind.TEXT
+    return IncomingMessage(
+        id=stored.wa_id,
+        chat_jid=stored.chat_jid,
+        sender_jid=stored.sender,
+        text=stored.text,
+        timestamp=stored.sent_at,
+        kind=kind,
+        sender_name=stored.sender_name,
+        is_group=stored.is_group,
+    )

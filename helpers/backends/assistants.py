@@ -1,0 +1,330 @@
+"""``assistants`` mode: the legacy Assistants API, one server-side thread per chat.
+
+OpenAI turned this API off on its own servers on 2026-08-26; the mode serves compatible
+servers that still implement ``/v1/assistants`` and ``/v1/threads``. The preflight says so
+clearly at start-up when the server does not.
+
+A turn: add the user message, run the assistant (streamed, so the reply is delivered the
+moment the run completes; polling at OPENAI_POLL_INTERVAL_MS where a server cannot stream),
+answer every tool call of a ``requires_action`` step in one submission, repeat until the run
+ends. One active run per thread: a run left over from a crash is waited out or cancelled first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+import structlog
+
+from bot.errors import ReplyError, StartupError
+from bot.messages import OutgoingMedia
+from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
+from helpers.backends.errors import translate
+from helpers.backends.server_side import ServerSideBackend, attributed
+from helpers.openai_client import OPENAI_DEFAULT_BASE_URL
+from helpers.tools.box import records
+from helpers.tools.registry import ToolCall
+from storage.store import ContextEntry
+
+log = structlog.get_logger("helpers.backends.assistants")
+
+ACTIVE = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
+TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+#: Text up to this long travels as the caption of the run's first image.
+MAX_CAPTION = 1000
+CITATION = re.compile(r"【[^】]*】")
+#: How long a turn waits for a run left over from a crash before cancelling it.
+STALE_RUN_WAIT_SECONDS = 20.0
+ACTIVE_RUN_MESSAGE = re.compile(
+    r"while a run (run_\w+) is active|already has an active run (run_\w+)"
+)
+
+
+def clean_text(value: str, annotations: list[Any]) -> str:
+    """Assistant text without citation markers such as 【4:0†source】."""
+    for note in annotations or []:
+        marker = getattr(note, "text", None)
+        if marker:
+            value = value.replace(marker, "")
+    value = CITATION.sub("", value)
+    return re.sub(r"[ \t]+\n", "\n", value).strip()
+
+
+class AssistantsBackend(ServerSideBackend):
+    """Answers turns by running an assistant on the chat's thread."""
+
+    mode = "assistants"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.assistant_id = self.settings.openai_assistant_id or ""
+        #: The assistant's own hosted tools (code interpreter, file search), kept in overrides.
+        self._hosted_tools: list[dict[str, Any]] = []
+
+    # --- start-up ------------------------------------------------------------------------
+
+    async def preflight(self) -> None:
+        """Fetch the assistant once; explain clearly when the server lacks the API."""
+        base = self.settings.openai_base_url or OPENAI_DEFAULT_BASE_URL
+        try:
+            assistant = await self.client.beta.assistants.retrieve(self.assistant_id)
+        except openai.NotFoundError:
+            if await self._api_exists():
+                raise StartupError(
+                    f"OPENAI_ASSISTANT_ID: the server at {base} has no assistant "
+                    f"{self.assistant_id!r}. Check the id (asst_...)."
+                ) from None
+            raise StartupError(
+                f"The server at {base} does not serve the Assistants API (404 on "
+                f"/assistants/{self.assistant_id}). OpenAI turned the Assistants API off on its "
+                "own servers on 2026-08-26. Fix: set OPENAI_API_MODE=responses (the successor: "
+                "Responses + Conversations), or point OPENAI_BASE_URL at a server that still "
+                "implements /v1/assistants and /v1/threads."
+            ) from None
+        except openai.AuthenticationError as exc:
+            raise StartupError(f"OPENAI_API_KEY was refused by {base}: {exc.message}") from None
+        except openai.APIConnectionError as exc:
+            raise StartupError(f"cannot reach {base} (OPENAI_BASE_URL): {exc}") from None
+        self._hosted_tools = [
+            t.model_dump(exclude_none=True) for t in assistant.tools if t.type != "function"
+        ]
+        log.info(
+            "assistants.ready", assistant=self.assistant_id, hosted_tools=len(self._hosted_tools)
+        )
+
+    async def _api_exists(self) -> bool:
+        try:
+            await self.client.beta.assistants.list(limit=1)
+        except openai.NotFoundError:
+            return False
+        except openai.OpenAIError:
+            return True
+        return True
+
+    # --- threads ---------------------------------------------------------------------------
+
+    async def _create_remote(self, seed: list[ContextEntry], turn: Turn) -> str:
+        messages = [
+            {
+                "role": e.role,
+                "content": attributed(e.text, e.sender_name, is_group=turn.is_group)
+                if e.role == "user"
+                else e.text,
+            }
+            for e in seed
+        ]
+        thread = await self.client.beta.threads.create(
+            messages=messages,  # type: ignore[arg-type]
+            metadata={"chat": turn.chat[:512]},
+        )
+        return thread.id
+
+    async def _delete_remote(self, remote_id: str) -> None:
+        await self.client.beta.threads.delete(remote_id)
+
+    # --- a turn ------------------------------------------------------------------------------
+
+    async def reply(self, turn: Turn) -> Reply:
+        """Add the message to the chat's thread, run the assistant, return its answer."""
+        state = _RunState()
+        try:
+            state.thread_id = await self.remote_id(turn)
+            await self._add_message(state.thread_id, turn)
+            async with asyncio.timeout(self.settings.openai_run_timeout_seconds):
+                return await self._run(state, turn)
+        except TimeoutError:
+            await self._cancel_quietly(state.thread_id, state.run_id)
+            raise ReplyError(
+                f"run {state.run_id} took longer than "
+                f"{self.settings.openai_run_timeout_seconds:g}s",
+                cause="run_timeout",
+            ) from None
+        except ReplyError:
+            raise
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    async def _add_message(self, thread_id: str, turn: Turn) -> None:
+        text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
+        for attempt in range(2):
+            try:
+                await self.client.beta.threads.messages.create(
+                    thread_id, role="user", content=text or "(empty message)"
+                )
+                return
+            except openai.BadRequestError as exc:
+                stale = ACTIVE_RUN_MESSAGE.search(exc.message or "")
+                if stale is None or attempt:
+                    raise
+                await self._settle(thread_id, stale.group(1) or stale.group(2))
+
+    async def _settle(self, thread_id: str, run_id: str) -> None:
+        """Wait for a leftover active run to end; cancel it if it does not end soon."""
+        log.warning("assistants.stale_run", thread=thread_id, run=run_id)
+        interval = self.settings.openai_poll_interval_ms / 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STALE_RUN_WAIT_SECONDS
+        cancelled = False
+        while True:
+            run = await self.client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+            if run.status not in ACTIVE:
+                return
+            if not cancelled and (run.status == "requires_action" or loop.time() > deadline):
+                await self._cancel_quietly(thread_id, run_id)
+                cancelled = True
+            if loop.time() > deadline + STALE_RUN_WAIT_SECONDS:
+                raise ReplyError(f"run {run_id} would not end", cause="stale_run")
+            await asyncio.sleep(interval)
+
+    async def _cancel_quietly(self, thread_id: str, run_id: str | None) -> None:
+        if not thread_id or not run_id:
+            return
+        try:
+            await asyncio.shield(self.client.beta.threads.runs.cancel(run_id, thread_id=thread_id))
+            log.info("assistants.run_cancelled", run=run_id)
+        except Exception as exc:
+            log.warning("assistants.cancel_failed", run=run_id, error=str(exc))
+
+    def _run_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"assistant_id": self.assistant_id}
+        if self.settings.openai_model:
+            options["model"] = self.settings.openai_model
+        if self.tools is not None and len(self.tools):
+            options["tools"] = [*self._hosted_tools, *self.tools.definitions("assistants")]
+        if self.settings.openai_max_completion_tokens:
+            options["max_completion_tokens"] = self.settings.openai_max_completion_tokens
+        return options
+
+    async def _run(self, state: _RunState, turn: Turn) -> Reply:
+        calls_made: list[ToolCallRecord] = []
+        rounds = 0
+        run = await self._start_run(state)
+        while run.status == "requires_action":
+            action = run.required_action
+            pending = action.submit_tool_outputs.tool_calls if action else []
+            if self.tools is None:
+                outputs = [
+                    {"tool_call_id": c.id, "output": '{"error": "no tools are available"}'}
+                    for c in pending
+                ]
+            else:
+                rounds += 1
+                if rounds > self.tools.max_rounds:
+                    await self._cancel_quietly(state.thread_id, run.id)
+                    raise ReplyError("the assistant kept calling tools", cause="tool_rounds")
+                results = await self.tools.run(
+                    [ToolCall(c.id, c.function.name, c.function.arguments) for c in pending], turn
+                )
+                calls_made += records(results)
+                outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
+            run = await self._submit(state, outputs)
+        if run.status != "completed":
+            detail = run.last_error or run.incomplete_details
+            log.warning("assistants.run_ended", status=run.status, detail=str(detail))
+            raise ReplyError(f"run ended {run.status}: {detail}", cause=f"run_{run.status}")
+        messages = state.messages
+        if not self.settings.openai_stream or not messages:
+            page = await self.client.beta.threads.messages.list(
+                state.thread_id, run_id=run.id, order="asc", limit=100
+            )
+            messages = list(page.data)
+        text, media = await self._output(messages)
+        usage: tuple[Usage, ...] = ()
+        if run.usage is not None:
+            u = run.usage
+            model = run.model or self.settings.openai_model
+            usage = (Usage(model, u.prompt_tokens, u.completion_tokens, u.total_tokens),)
+        if not text and not media:
+            raise ReplyError("the assistant answered nothing", cause="empty")
+        return Reply(text=text, media=tuple(media), usage=usage, tool_calls=tuple(calls_made))
+
+    async def _start_run(self, state: _RunState) -> Any:
+        if not self.settings.openai_stream:
+            run = await self.client.beta.threads.runs.create(state.thread_id, **self._run_options())
+            state.run_id = run.id
+            return await self._poll(state.thread_id, run)
+        stream = await self.client.beta.threads.runs.create(
+            state.thread_id, stream=True, **self._run_options()
+        )
+        return await self._follow(stream, state)
+
+    async def _submit(self, state: _RunState, outputs: list[dict[str, str]]) -> Any:
+        run_id = state.run_id or ""
+        if not self.settings.openai_stream:
+            run = await self.client.beta.threads.runs.submit_tool_outputs(
+                run_id,
+                thread_id=state.thread_id,
+                tool_outputs=outputs,  # type: ignore[arg-type]
+            )
+            return await self._poll(state.thread_id, run)
+        stream = await self.client.beta.threads.runs.submit_tool_outputs(
+            run_id,
+            thread_id=state.thread_id,
+            tool_outputs=outputs,
+            stream=True,  # type: ignore[arg-type]
+        )
+        return await self._follow(stream, state)
+
+    async def _follow(self, stream: Any, state: _RunState) -> Any:
+        """Read run events until the run pauses or ends; return the last run snapshot.
+
+        Completed assistant messages are collected from the stream itself, so the reply
+        needs no further request once the run completes.
+        """
+        run = None
+        async with stream:
+            async for event in stream:
+                name = event.event
+                if name == "thread.message.completed":
+                    state.messages.append(event.data)
+                elif name.startswith("thread.run.") and not name.startswith("thread.run.step"):
+                    run = event.data
+                    state.run_id = run.id
+                    if run.status == "requires_action" or run.status in TERMINAL:
+                        break
+                elif name == "error":
+                    raise ReplyError(f"stream error: {event.data}", cause="stream_error")
+        if run is None:
+            raise ReplyError("the run stream ended without a run", cause="stream_error")
+        return run
+
+    async def _poll(self, thread_id: str, run: Any) -> Any:
+        interval = self.settings.openai_poll_interval_ms / 1000
+        while run.status in ACTIVE and run.status != "requires_action":
+            await asyncio.sleep(interval)
+            run = await self.client.beta.threads.runs.retrieve(run.id, thread_id=thread_id)
+        return run
+
+    async def _output(self, messages: list[Any]) -> tuple[str, list[OutgoingMedia]]:
+        """All assistant text of the run, in order, and its images (text as caption)."""
+        texts: list[str] = []
+        media: list[OutgoingMedia] = []
+        for message in messages:
+            if message.role != "assistant":
+                continue
+            for part in message.content:
+                if part.type == "text":
+                    cleaned = clean_text(part.text.value, list(part.text.annotations))
+                    if cleaned:
+                        texts.append(cleaned)
+                elif part.type == "image_file":
+                    content = await self.client.files.content(part.image_file.file_id)
+                    media.append(OutgoingMedia("image", content.content, "image/png"))
+        text = "\n\n".join(texts)
+        if media and text and len(text) <= MAX_CAPTION:
+            media[0] = OutgoingMedia("image", media[0].data, "image/png", caption=text)
+            text = ""
+        return text, media
+
+
+@dataclass
+class _RunState:
+    """One turn's run: its thread, the run id once known, messages seen on the stream."""
+
+    thread_id: str = ""
+    run_id: str | None = None
+    messages: list[Any] = field(default_factory=list)

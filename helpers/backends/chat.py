@@ -1,0 +1,165 @@
+"""``chat`` mode: Chat Completions, with the context rebuilt from SQLite on every turn."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import openai
+import structlog
+from openai import AsyncOpenAI
+
+from bot.errors import ReplyError
+from bot.settings import Settings
+from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
+from helpers.backends.errors import translate
+from helpers.tools.box import ToolBox, records
+from helpers.tools.registry import ToolCall
+from storage.store import ContextEntry, Store
+
+log = structlog.get_logger("helpers.backends.chat")
+
+
+def user_content(turn: Turn) -> str | list[dict[str, Any]]:
+    """The user message of ``turn``: text (attributed in groups), plus any images."""
+    text = f"{turn.sender_name or 'someone'}: {turn.text}" if turn.is_group else turn.text
+    if not turn.images:
+        return text
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text or "(image)"}]
+    for image in turn.images:
+        url = f"data:{image.mimetype};base64,{base64.b64encode(image.data).decode()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def history_messages(history: list[ContextEntry], *, is_group: bool) -> list[dict[str, Any]]:
+    """Stored context entries as Chat Completions messages."""
+    out: list[dict[str, Any]] = []
+    for entry in history:
+        if entry.role == "user" and is_group:
+            out.append(
+                {"role": "user", "content": f"{entry.sender_name or 'someone'}: {entry.text}"}
+            )
+        else:
+            out.append({"role": entry.role, "content": entry.text})
+    return out
+
+
+def system_prompt(settings: Settings, turn: Turn) -> str:
+    """The configured system prompt, with a note on attribution in group chats."""
+    if not turn.is_group:
+        return settings.ai_system_prompt
+    return (
+        f"{settings.ai_system_prompt}\n\nThis is a WhatsApp group chat. Each user message starts "
+        "with the sender's name and a colon; address people by name when it helps."
+    )
+
+
+class ChatBackend:
+    """Answers turns with ``chat.completions.create``; the history lives in our SQLite."""
+
+    mode = "chat"
+
+    def __init__(
+        self, client: AsyncOpenAI, store: Store, settings: Settings, tools: ToolBox | None = None
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.tools = tools
+
+    async def preflight(self) -> None:
+        """Nothing to check: Chat Completions is served everywhere."""
+
+    async def reset(self, chat: str) -> None:
+        """Retire any thread / conversation a server-side mode made, so none is revived."""
+        await self.store.retire_threads(chat)
+
+    async def forget(self, chat: str) -> None:
+        """Nothing server-side to delete."""
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.close()
+
+    async def reply(self, turn: Turn) -> Reply:
+        """Answer ``turn`` from the stored history plus the new message, running tools."""
+        history = await self.store.context(turn.chat, self.settings.max_conversation_history)
+        while True:
+            messages: list[dict[str, Any]] = [
+                {"role": "system", "content": system_prompt(self.settings, turn)},
+                *history_messages(history, is_group=turn.is_group),
+                {"role": "user", "content": user_content(turn)},
+            ]
+            try:
+                return await self._complete(messages, turn)
+            except openai.BadRequestError as exc:
+                if exc.code != "context_length_exceeded" or not history:
+                    raise translate(exc) from exc
+                history = history[len(history) // 2 + 1 :]
+                log.warning("chat.context_trimmed", kept=len(history))
+            except ReplyError:
+                raise
+            except Exception as exc:
+                raise translate(exc) from exc
+
+    async def _complete(self, messages: list[dict[str, Any]], turn: Turn) -> Reply:
+        usage: list[Usage] = []
+        calls_made: list[ToolCallRecord] = []
+        rounds = self.tools.max_rounds if self.tools else 0
+        extra: dict[str, Any] = {}
+        if self.tools is not None and len(self.tools):
+            extra["tools"] = self.tools.definitions("chat")
+        if self.settings.openai_max_completion_tokens:
+            extra["max_completion_tokens"] = self.settings.openai_max_completion_tokens
+        for round_no in range(rounds + 1):
+            if round_no == rounds and "tools" in extra:
+                extra["tool_choice"] = "none"  # last round: the model must answer in words
+            completion = await self.client.chat.completions.create(
+                model=self.settings.openai_model,
+                messages=messages,
+                **extra,  # type: ignore[arg-type]
+            )
+            if completion.usage is not None:
+                usage.append(
+                    Usage(
+                        completion.model or self.settings.openai_model,
+                        completion.usage.prompt_tokens,
+                        completion.usage.completion_tokens,
+                        completion.usage.total_tokens,
+                    )
+                )
+            if not completion.choices:
+                raise ReplyError("OpenAI returned no choices", cause="empty")
+            message = completion.choices[0].message
+            tool_calls = [c for c in (message.tool_calls or []) if c.type == "function"]
+            if not tool_calls or self.tools is None:
+                text = message.content or message.refusal or ""
+                if not text.strip():
+                    raise ReplyError("OpenAI returned an empty answer", cause="empty")
+                return Reply(text=text, usage=tuple(usage), tool_calls=tuple(calls_made))
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.content,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {
+                                "name": c.function.name,
+                                "arguments": c.function.arguments,
+                            },
+                        }
+                        for c in tool_calls
+                    ],
+                }
+            )
+            results = await self.tools.run(
+                [ToolCall(c.id, c.function.name, c.function.arguments) for c in tool_calls], turn
+            )
+            calls_made += records(results)
+            messages += [
+                {"role": "tool", "tool_call_id": r.call_id, "content": r.output} for r in results
+            ]
+        raise ReplyError("the model kept calling tools past the round limit", cause="tool_rounds")

@@ -1,0 +1,40 @@
+"""Translating OpenAI's exceptions into the bot's ``ReplyError`` (with a short cause)."""
+
+from __future__ import annotations
+
+import openai
+
+from bot.errors import ReplyError
+
+
+def translate(exc: Exception) -> ReplyError:
+    """A ``ReplyError`` whose ``cause`` names what went wrong with the OpenAI call."""
+    if isinstance(exc, ReplyError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return ReplyError("OpenAI timed out", cause="timeout", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ReplyError(f"cannot reach OpenAI: {exc}", cause="connection", retryable=True)
+    if isinstance(exc, openai.RateLimitError):
+        cause = "quota_exceeded" if exc.code == "insufficient_quota" else "rate_limited"
+        return ReplyError(f"OpenAI rate limit: {exc.message}", cause=cause, retryable=True)
+    if isinstance(exc, openai.AuthenticationError):
+        return ReplyError(f"OpenAI refused the API key: {exc.message}", cause="auth")
+    if isinstance(exc, openai.PermissionDeniedError):
+        return ReplyError(f"OpenAI permission denied: {exc.message}", cause="permission")
+    if isinstance(exc, openai.NotFoundError):
+        return ReplyError(f"OpenAI: not found: {exc.message}", cause="not_found")
+    if isinstance(exc, openai.BadRequestError):
+        cause = exc.code or "bad_request"
+        return ReplyError(f"OpenAI rejected the request: {exc.message}", cause=cause)
+    if isinstance(exc, openai.InternalServerError):
+        return ReplyError(
+            f"OpenAI server error {exc.status_code}", cause="server_error", retryable=True
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return ReplyError(
+            f"OpenAI error {exc.status_code}: {exc.message}", cause=f"http_{exc.status_code}"
+        )
+    if isinstance(exc, openai.OpenAIError):
+        return ReplyError(f"OpenAI client error: {exc}", cause="client_error")
+    return ReplyError(f"unexpected error: {exc!r}", cause="unexpected")

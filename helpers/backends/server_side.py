@@ -1,0 +1,79 @@
+"""What the ``assistants`` and ``responses`` backends share: one remote context per chat.
+
+The remote id (``thread_...`` or ``conv_...``) is created on a chat's first turn, stored with
+the backend that made it, and reused across restarts. A chat that already has local history
+(say it was in ``chat`` mode before) gets that history seeded into its new remote context.
+"""
+
+from __future__ import annotations
+
+import structlog
+from openai import AsyncOpenAI
+
+from bot.settings import Settings
+from helpers.backends.base import Turn
+from helpers.tools.box import ToolBox
+from storage.store import ContextEntry, Store
+
+log = structlog.get_logger("helpers.backends.server_side")
+
+#: At most this many earlier messages are copied into a new thread / conversation
+#: (the Conversations API takes at most 20 items in one create call).
+SEED_LIMIT = 20
+
+
+def attributed(entry_text: str, sender_name: str, *, is_group: bool) -> str:
+    """A user message's text as the model sees it: prefixed with the sender in groups."""
+    return f"{sender_name or 'someone'}: {entry_text}" if is_group else entry_text
+
+
+class ServerSideBackend:
+    """Base for backends whose conversation lives on the server."""
+
+    mode: str = ""
+
+    def __init__(
+        self, client: AsyncOpenAI, store: Store, settings: Settings, tools: ToolBox | None = None
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.tools = tools
+
+    async def _create_remote(self, seed: list[ContextEntry], turn: Turn) -> str:
+        """Create the thread / conversation for ``turn.chat``, seeded with ``seed``."""
+        raise NotImplementedError
+
+    async def _delete_remote(self, remote_id: str) -> None:
+        """Delete a thread / conversation on the server."""
+        raise NotImplementedError
+
+    async def remote_id(self, turn: Turn) -> str:
+        """The chat's thread / conversation id, creating (and seeding) it on first use."""
+        existing = await self.store.thread_for(turn.chat, self.mode)
+        if existing is not None:
+            return existing
+        seed = await self.store.context(turn.chat, SEED_LIMIT)
+        remote = await self._create_remote(seed, turn)
+        await self.store.save_thread(turn.chat, self.mode, remote)
+        log.info("thread.created", backend=self.mode, remote_id=remote, seeded=len(seed))
+        return remote
+
+    async def reset(self, chat: str) -> None:
+        """Retire the chat's remote contexts; the next turn starts a fresh one."""
+        await self.store.retire_threads(chat)
+
+    async def forget(self, chat: str) -> None:
+        """Delete the chat's remote context made by this backend (best effort)."""
+        remote = await self.store.thread_for(chat, self.mode)
+        await self.store.retire_threads(chat)
+        if remote is None:
+            return
+        try:
+            await self._delete_remote(remote)
+        except Exception as exc:
+            log.warning("thread.delete_failed", backend=self.mode, remote_id=remote, error=str(exc))
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.close()

@@ -1,0 +1,37 @@
+"""Building the one ``AsyncOpenAI`` client from settings, and the one place warnings are tamed."""
+
+from __future__ import annotations
+
+import warnings
+
+from openai import AsyncOpenAI
+
+from bot.settings import Settings
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: A server behind OPENAI_BASE_URL may need no key; the SDK insists on one all the same.
+NO_KEY_PLACEHOLDER = "no-key-needed"
+
+
+def build_client(settings: Settings) -> AsyncOpenAI:
+    """An ``AsyncOpenAI`` client with the configured key, base URL, timeout and retries."""
+    key = settings.openai_api_key.reveal() if settings.openai_api_key else NO_KEY_PLACEHOLDER
+    return AsyncOpenAI(
+        api_key=key,
+        base_url=settings.openai_base_url or OPENAI_DEFAULT_BASE_URL,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+    )
+
+
+def silence_assistants_deprecation() -> None:
+    """Hide the SDK's per-call DeprecationWarning for the Assistants API.
+
+    The ``assistants`` mode exists on purpose for servers that still serve that API; the
+    start-up preflight tells the operator when the server does not. Nothing else is silenced.
+    """
+    # The SDK marks these methods with typing_extensions.deprecated, which attributes each
+    # warning to the caller: matching our one calling module hides exactly these.
+    warnings.filterwarnings(
+        "ignore", category=DeprecationWarning, module=r"helpers\.backends\.assistants"
+    )
