@@ -6,15 +6,16 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Literal
 
 import structlog
 
 from bot.clock import Clock, SystemClock
 from bot.commands import Commands
 from bot.limits import Gate
+from bot.lines import LineReader
 from bot.messages import BotIdentity
 from bot.pipeline import Pipeline
 from bot.reminders import ReminderService
@@ -189,20 +190,6 @@ async def _run_live(bot: Bot, stop: asyncio.Event) -> int:
     return code
 
 
-async def _lines(path: str) -> AsyncIterator[str]:
-    """Lines of ``path`` (``-`` = stdin), read off the event loop."""
-    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115, ASYNC230
-    try:
-        while True:
-            line = await asyncio.to_thread(stream.readline)
-            if not line:
-                return
-            yield line
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
-
-
 async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     from bot.whatsapp.convert import to_incoming
     from bot.whatsapp.replay import ReplayTransport, parse_event_line
@@ -210,11 +197,11 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     transport = ReplayTransport(BotIdentity(front.me, front.me_lid), stream=sys.stdout)
     reminders = await _serve(bot, transport)
     assert front.replay_file is not None
-    bad = 0
+    reader = LineReader(front.replay_file)
+    bad = number = 0
     try:
-        async for number, line in _numbered(_lines(front.replay_file)):
-            if stop.is_set():
-                break
+        while (line := await reader.next(stop)) is not None:
+            number += 1
             if not line.strip():
                 continue
             try:
@@ -225,11 +212,7 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
                 continue
             bot.pipeline.submit(to_incoming(event))
         if not stop.is_set():
-            join = asyncio.create_task(bot.pipeline.join())
-            stop_task = asyncio.create_task(stop.wait())
-            await asyncio.wait({join, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-            stop_task.cancel()
-            join.cancel()
+            await _until(bot.pipeline.join(), stop)
     finally:
         await _stop_reminders(reminders)
         await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
@@ -237,8 +220,12 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     return 0
 
 
-async def _numbered(lines: AsyncIterator[str]) -> AsyncIterator[tuple[int, str]]:
-    number = 0
-    async for line in lines:
-        number += 1
-        yield number, line
+async def _until(work: Awaitable[None], stop: asyncio.Event) -> None:
+    """Wait for ``work`` unless ``stop`` is set first."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import jid
+from bot.lines import LineReader
 from bot.messages import BotIdentity, IncomingMessage, OutgoingMedia
 
 if TYPE_CHECKING:
@@ -68,11 +69,9 @@ async def run_console(
     transport = ConsoleTransport(BotIdentity(front.me, front.me_lid))
     reminders = await serve(bot, transport)
     print(f"Chatting as {sender}. Type a message, /help for commands, Ctrl-D to quit.")
+    reader = LineReader("-")
     try:
-        while not stop.is_set():
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                break
+        while (line := await reader.next(stop)) is not None:
             if not line.strip():
                 continue
             bot.pipeline.submit(

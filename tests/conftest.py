@@ -26,7 +26,10 @@ with warnings.catch_warnings():
 
 from bot.settings import Settings, load_settings
 from storage.store import Store
+from tests.fake_openai import FakeOpenAI
 from tests.fakes import FakeClock, FakeTransport
+
+ASSISTANT_ID = "asst_test"
 
 BASE_ENV = {
     "OPENAI_API_KEY": "sk-test-key-never-logged",
@@ -64,3 +67,11 @@ def transport() -> FakeTransport:
 def clock() -> FakeClock:
     """A clock that moves only when the test says so."""
     return FakeClock()
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    """A local, stateful, spec-validating fake OpenAI server with one assistant."""
+    async with FakeOpenAI(validate=True, assistant_ids=[ASSISTANT_ID], seed=1) as server:
+        yield server
+        assert server.schema_violations == []

@@ -23,11 +23,12 @@ import structlog
 from bot.errors import ReplyError, StartupError
 from bot.messages import OutgoingMedia
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
+from helpers.backends.chat import system_prompt
 from helpers.backends.errors import translate
-from helpers.backends.server_side import ServerSideBackend, attributed
-from helpers.openai_client import OPENAI_DEFAULT_BASE_URL
+from helpers.backends.server_side import ServerSideBackend, attributed, vanished
+from helpers.openai_client import OPENAI_DEFAULT_BASE_URL, silence_assistants_deprecation
 from helpers.tools.box import records
-from helpers.tools.registry import ToolCall
+from helpers.tools.registry import ToolCall, refuse_all
 from storage.store import ContextEntry
 
 log = structlog.get_logger("helpers.backends.assistants")
@@ -37,7 +38,8 @@ TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete
 #: Text up to this long travels as the caption of the run's first image.
 MAX_CAPTION = 1000
 CITATION = re.compile(r"【[^】]*】")
-#: How long a turn waits for a run left over from a crash before cancelling it.
+#: How long a turn waits at most for a run left over from a crash before cancelling it
+#: (never longer than OPENAI_RUN_TIMEOUT_SECONDS, the bound of the turn's own run).
 STALE_RUN_WAIT_SECONDS = 20.0
 ACTIVE_RUN_MESSAGE = re.compile(
     r"while a run (run_\w+) is active|already has an active run (run_\w+)"
@@ -46,11 +48,12 @@ ACTIVE_RUN_MESSAGE = re.compile(
 
 def clean_text(value: str, annotations: list[Any]) -> str:
     """Assistant text without citation markers such as 【4:0†source】."""
-    for note in annotations or []:
-        marker = getattr(note, "text", None)
-        if marker:
-            value = value.replace(marker, "")
-    value = CITATION.sub("", value)
+    notes = [getattr(note, "text", None) for note in annotations or []]
+    marker = "|".join([*(re.escape(text) for text in notes if text), CITATION.pattern])
+    # A marker takes the blanks before it along when a blank or punctuation follows
+    # ("See 【1†a】 here." -> "See here.", "42 【1†a】." -> "42."), else it goes alone.
+    value = re.sub(rf"[ \t]*(?:{marker})(?=[ \t.,;:!?)\]]|$)", "", value, flags=re.M)
+    value = re.sub(marker, "", value)
     return re.sub(r"[ \t]+\n", "\n", value).strip()
 
 
@@ -61,9 +64,11 @@ class AssistantsBackend(ServerSideBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        silence_assistants_deprecation()
         self.assistant_id = self.settings.openai_assistant_id or ""
-        #: The assistant's own hosted tools (code interpreter, file search), kept in overrides.
-        self._hosted_tools: list[dict[str, Any]] = []
+        #: The assistant's own hosted tools (code interpreter, file search), kept in overrides;
+        #: None until the assistant was fetched (by the preflight, else by the first run).
+        self._hosted_tools: list[dict[str, Any]] | None = None
 
     # --- start-up ------------------------------------------------------------------------
 
@@ -89,9 +94,11 @@ class AssistantsBackend(ServerSideBackend):
             raise StartupError(f"OPENAI_API_KEY was refused by {base}: {exc.message}") from None
         except openai.APIConnectionError as exc:
             raise StartupError(f"cannot reach {base} (OPENAI_BASE_URL): {exc}") from None
-        self._hosted_tools = [
-            t.model_dump(exclude_none=True) for t in assistant.tools if t.type != "function"
-        ]
+        except openai.OpenAIError as exc:
+            raise StartupError(
+                f"checking assistant {self.assistant_id!r} at {base} failed: {exc}"
+            ) from None
+        self._hosted_tools = hosted_tools(assistant)
         log.info(
             "assistants.ready", assistant=self.assistant_id, hosted_tools=len(self._hosted_tools)
         )
@@ -133,11 +140,20 @@ class AssistantsBackend(ServerSideBackend):
         state = _RunState()
         try:
             state.thread_id = await self.remote_id(turn)
-            await self._add_message(state.thread_id, turn)
+            content = await self._content(turn)
+            try:
+                await self._add_message(state.thread_id, content)
+            except openai.NotFoundError as exc:
+                if not vanished(exc, state.thread_id):
+                    raise
+                state.thread_id = await self.replace_remote(turn, state.thread_id)
+                await self._add_message(state.thread_id, content)
             async with asyncio.timeout(self.settings.openai_run_timeout_seconds):
                 return await self._run(state, turn)
         except TimeoutError:
-            await self._cancel_quietly(state.thread_id, state.run_id)
+            await self._cancel_quietly(
+                state.thread_id, state.run_id or await self._active_run(state)
+            )
             raise ReplyError(
                 f"run {state.run_id} took longer than "
                 f"{self.settings.openai_run_timeout_seconds:g}s",
@@ -148,12 +164,27 @@ class AssistantsBackend(ServerSideBackend):
         except Exception as exc:
             raise translate(exc) from exc
 
-    async def _add_message(self, thread_id: str, turn: Turn) -> None:
+    async def _content(self, turn: Turn) -> str | list[dict[str, Any]]:
+        """The user message: its text (attributed in groups), plus any images, uploaded."""
         text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
+        if not turn.images:
+            return text or "(empty message)"
+        parts: list[dict[str, Any]] = [{"type": "text", "text": text or "(image)"}]
+        for number, image in enumerate(turn.images, 1):
+            extension = image.mimetype.rpartition("/")[2] or "jpeg"
+            uploaded = await self.client.files.create(
+                file=(f"image-{number}.{extension}", image.data, image.mimetype), purpose="vision"
+            )
+            parts.append({"type": "image_file", "image_file": {"file_id": uploaded.id}})
+        return parts
+
+    async def _add_message(self, thread_id: str, content: str | list[dict[str, Any]]) -> None:
         for attempt in range(2):
             try:
                 await self.client.beta.threads.messages.create(
-                    thread_id, role="user", content=text or "(empty message)"
+                    thread_id,
+                    role="user",
+                    content=content,  # type: ignore[arg-type]
                 )
                 return
             except openai.BadRequestError as exc:
@@ -166,19 +197,34 @@ class AssistantsBackend(ServerSideBackend):
         """Wait for a leftover active run to end; cancel it if it does not end soon."""
         log.warning("assistants.stale_run", thread=thread_id, run=run_id)
         interval = self.settings.openai_poll_interval_ms / 1000
+        wait = min(STALE_RUN_WAIT_SECONDS, self.settings.openai_run_timeout_seconds)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STALE_RUN_WAIT_SECONDS
+        deadline = loop.time() + wait
         cancelled = False
         while True:
             run = await self.client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
             if run.status not in ACTIVE:
                 return
             if not cancelled and (run.status == "requires_action" or loop.time() > deadline):
+                # Nobody will ever answer its tool calls, or it is taking too long: stop it.
                 await self._cancel_quietly(thread_id, run_id)
                 cancelled = True
-            if loop.time() > deadline + STALE_RUN_WAIT_SECONDS:
+            if loop.time() > deadline + wait:
                 raise ReplyError(f"run {run_id} would not end", cause="stale_run")
             await asyncio.sleep(interval)
+
+    async def _active_run(self, state: _RunState) -> str | None:
+        """The thread's active run, when a timeout struck before its id was seen."""
+        if not state.thread_id:
+            return None
+        try:
+            page = await asyncio.shield(
+                self.client.beta.threads.runs.list(state.thread_id, limit=1)
+            )
+        except Exception as exc:
+            log.warning("assistants.run_lookup_failed", error=str(exc))
+            return None
+        return next((r.id for r in page.data if r.status in ACTIVE), None)
 
     async def _cancel_quietly(self, thread_id: str, run_id: str | None) -> None:
         if not thread_id or not run_id:
@@ -189,11 +235,20 @@ class AssistantsBackend(ServerSideBackend):
         except Exception as exc:
             log.warning("assistants.cancel_failed", run=run_id, error=str(exc))
 
-    def _run_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"assistant_id": self.assistant_id}
+    async def _run_options(self, turn: Turn) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "assistant_id": self.assistant_id,
+            # Added to the assistant's own instructions, not replacing them: the bot's prompt
+            # and, in groups, how to read the "Name: text" attribution.
+            "additional_instructions": system_prompt(self.settings, turn),
+        }
         if self.settings.openai_model:
             options["model"] = self.settings.openai_model
         if self.tools is not None and len(self.tools):
+            if self._hosted_tools is None:
+                # An override replaces the assistant's tools: keep its hosted ones in it.
+                assistant = await self.client.beta.assistants.retrieve(self.assistant_id)
+                self._hosted_tools = hosted_tools(assistant)
             options["tools"] = [*self._hosted_tools, *self.tools.definitions("assistants")]
         if self.settings.openai_max_completion_tokens:
             options["max_completion_tokens"] = self.settings.openai_max_completion_tokens
@@ -202,25 +257,24 @@ class AssistantsBackend(ServerSideBackend):
     async def _run(self, state: _RunState, turn: Turn) -> Reply:
         calls_made: list[ToolCallRecord] = []
         rounds = 0
-        run = await self._start_run(state)
+        run = await self._start_run(state, turn)
         while run.status == "requires_action":
             action = run.required_action
             pending = action.submit_tool_outputs.tool_calls if action else []
+            calls = [ToolCall(c.id, c.function.name, c.function.arguments) for c in pending]
+            rounds += 1
             if self.tools is None:
-                outputs = [
-                    {"tool_call_id": c.id, "output": '{"error": "no tools are available"}'}
-                    for c in pending
-                ]
-            else:
-                rounds += 1
-                if rounds > self.tools.max_rounds:
-                    await self._cancel_quietly(state.thread_id, run.id)
-                    raise ReplyError("the assistant kept calling tools", cause="tool_rounds")
-                results = await self.tools.run(
-                    [ToolCall(c.id, c.function.name, c.function.arguments) for c in pending], turn
-                )
+                results = refuse_all(calls, "no tools are available")
+            elif rounds <= self.tools.max_rounds:
+                results = await self.tools.run(calls, turn)
                 calls_made += records(results)
-                outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
+            elif rounds == self.tools.max_rounds + 1:
+                # A run cannot take tool_choice="none" midway: tell the model to answer instead.
+                results = refuse_all(calls)
+            else:
+                await self._cancel_quietly(state.thread_id, run.id)
+                raise ReplyError("the assistant kept calling tools", cause="tool_rounds")
+            outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
             run = await self._submit(state, outputs)
         if run.status != "completed":
             detail = run.last_error or run.incomplete_details
@@ -242,14 +296,13 @@ class AssistantsBackend(ServerSideBackend):
             raise ReplyError("the assistant answered nothing", cause="empty")
         return Reply(text=text, media=tuple(media), usage=usage, tool_calls=tuple(calls_made))
 
-    async def _start_run(self, state: _RunState) -> Any:
+    async def _start_run(self, state: _RunState, turn: Turn) -> Any:
+        options = await self._run_options(turn)
         if not self.settings.openai_stream:
-            run = await self.client.beta.threads.runs.create(state.thread_id, **self._run_options())
+            run = await self.client.beta.threads.runs.create(state.thread_id, **options)
             state.run_id = run.id
             return await self._poll(state.thread_id, run)
-        stream = await self.client.beta.threads.runs.create(
-            state.thread_id, stream=True, **self._run_options()
-        )
+        stream = await self.client.beta.threads.runs.create(state.thread_id, stream=True, **options)
         return await self._follow(stream, state)
 
     async def _submit(self, state: _RunState, outputs: list[dict[str, str]]) -> Any:
@@ -264,8 +317,8 @@ class AssistantsBackend(ServerSideBackend):
         stream = await self.client.beta.threads.runs.submit_tool_outputs(
             run_id,
             thread_id=state.thread_id,
-            tool_outputs=outputs,
-            stream=True,  # type: ignore[arg-type]
+            tool_outputs=outputs,  # type: ignore[arg-type]
+            stream=True,
         )
         return await self._follow(stream, state)
 
@@ -290,6 +343,10 @@ class AssistantsBackend(ServerSideBackend):
                     raise ReplyError(f"stream error: {event.data}", cause="stream_error")
         if run is None:
             raise ReplyError("the run stream ended without a run", cause="stream_error")
+        if run.status in ACTIVE and run.status != "requires_action":
+            # The stream broke off mid-run: the run goes on, so follow it by polling.
+            log.warning("assistants.stream_ended_early", run=run.id, status=run.status)
+            run = await self._poll(state.thread_id, run)
         return run
 
     async def _poll(self, thread_id: str, run: Any) -> Any:
@@ -319,6 +376,11 @@ class AssistantsBackend(ServerSideBackend):
             media[0] = OutgoingMedia("image", media[0].data, "image/png", caption=text)
             text = ""
         return text, media
+
+
+def hosted_tools(assistant: Any) -> list[dict[str, Any]]:
+    """The assistant's own non-function tools (code interpreter, file search) as request dicts."""
+    return [t.model_dump(exclude_none=True) for t in assistant.tools if t.type != "function"]
 
 
 @dataclass
