@@ -31,6 +31,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--me", default="15550000000@s.whatsapp.net", help="replay/console: the bot's own JID"
     )
     parser.add_argument("--me-lid", default="100000000000001@lid", help="replay: the bot's LID")
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="replay: after the input ends, stay to deliver reminders due within this long",
+    )
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
     return parser.parse_args(argv)
 
@@ -72,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console_sender=args.sender,
         me=args.me,
         me_lid=args.me_lid or None,
+        linger_seconds=args.linger,
     )
     try:
         return asyncio.run(run(settings, front))

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 import structlog
@@ -43,6 +44,8 @@ class FrontEnd:
     console_sender: str = "15551234567@s.whatsapp.net"
     me: str = DEFAULT_ME
     me_lid: str | None = DEFAULT_ME_LID
+    #: Replay: after the input ends, stay to deliver reminders due within this many seconds.
+    linger_seconds: float = 120.0
 
 
 @dataclass(slots=True)
@@ -213,11 +216,22 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
             bot.pipeline.submit(to_incoming(event))
         if not stop.is_set():
             await _until(bot.pipeline.join(), stop)
+        if not stop.is_set() and bot.reminders is not None:
+            await _until(_reminders_due_within(bot, front.linger_seconds), stop)
     finally:
         await _stop_reminders(reminders)
         await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
     log.info("replay.done", bad_lines=bad)
     return 0
+
+
+async def _reminders_due_within(bot: Bot, seconds: float) -> None:
+    """Stay until every reminder due within ``seconds`` from now has been delivered."""
+    clock = bot.pipeline.clock
+    horizon = clock.now() + timedelta(seconds=seconds)
+    while (due := await bot.store.next_reminder_due()) is not None and due <= horizon:
+        log.info("replay.waiting_for_reminder", due=due.isoformat())
+        await clock.sleep(min(1.0, max(0.05, (due - clock.now()).total_seconds())))
 
 
 async def _until(work: Awaitable[None], stop: asyncio.Event) -> None:

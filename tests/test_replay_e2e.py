@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests import wa_events as wa
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, Text, ToolCalls
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +166,36 @@ async def test_a_bad_env_file_is_refused_with_every_key_named(tmp_path: Path) ->
         assert key in text
     assert out == b""
     assert not (tmp_path / "data").exists()
+
+
+async def test_a_reminder_arrives_at_its_time_and_after_a_restart(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Set through a tool in a replay: delivered at its time; a missed one on the next start."""
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    fake_openai.script(
+        ToolCalls([("set_reminder", {"when": due.isoformat(), "text": "stretch"})]),
+        Text("Reminder set."),
+    )
+    line = wa.to_json_line(wa.private_text("remind me to stretch", sender=ALICE))
+    code, sent, err = await replay(fake_openai, tmp_path, [line])
+    assert code == 0, err
+    assert [s["text"] for s in sent] == ["Reminder set.", "⏰ Reminder: stretch"]
+    assert all(s["to"] == f"{ALICE}@s.whatsapp.net" for s in sent)
+
+    # A second reminder, left pending by a run that does not linger...
+    later = datetime.now(UTC) + timedelta(hours=1)
+    fake_openai.script(
+        ToolCalls([("set_reminder", {"when": later.isoformat(), "text": "tea"})]),
+        Text("Noted."),
+    )
+    line = wa.to_json_line(wa.private_text("remind me about tea", sender=ALICE))
+    code, sent, err = await replay(fake_openai, tmp_path, [line], LINGER="0")
+    assert [s["text"] for s in sent] == ["Noted."]
+    # ...and its time passes while the bot is down.
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        db.execute("UPDATE reminders SET due_at = due_at - 7200 WHERE state = 'pending'")
+    code, sent, err = await replay(fake_openai, tmp_path, [])
+    assert code == 0, err
+    [late] = sent
+    assert late["text"].startswith("⏰ Reminder: tea") and "offline" in late["text"]
