@@ -170,3 +170,24 @@ def test_plugins_load_from_tools_modules_and_broken_ones_are_named(
     finally:
         for name in [m for m in sys.modules if m == "acme" or m.startswith("acme.")]:
             del sys.modules[name]
+
+
+def test_the_readme_plugin_example_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings]
+) -> None:
+    """The example plugin in README.md is a working TOOLS_MODULES module."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("# myplugins/lookup.py", 1)[1].split("```", 1)[0]
+    package = tmp_path / "myplugins"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "lookup.py").write_text(code.split("\n", 1)[1])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        registry = build_registry(make_settings(TOOLS_MODULES="myplugins.lookup"))
+        [definition] = [d for d in registry.for_responses() if d["name"] == "exchange_rate"]
+        assert definition["parameters"]["properties"]["target"]["enum"] == ["EUR", "USD", "GBP"]
+        assert definition["parameters"]["required"] == ["base", "target"]
+    finally:
+        for name in [m for m in sys.modules if m.startswith("myplugins")]:
+            del sys.modules[name]
