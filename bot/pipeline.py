@@ -33,6 +33,7 @@ from storage.store import NewMessage, Store, StoredMessage, ToolCallRow, UsageRo
 log = structlog.get_logger("bot.pipeline")
 
 FAILURE_TEXT = "Sorry, I couldn't answer just now. Please try again in a moment."
+UNREADABLE_TEXT = "Sorry, I can only read text and pictures for now. Could you type it for me?"
 TYPING_REFRESH_SECONDS = 10.0
 SENT_IDS_KEPT = 10_000
 
@@ -378,6 +379,20 @@ class Pipeline:
         for env in batch:
             await self._quietly(self.transport.mark_read(env.message), "mark_read")
         turn = await self._turn(batch)
+        if not turn.text.strip() and not turn.images:
+            # A voice note, sticker-like media or a file without a caption: nothing to read.
+            await self.store.record_turn(
+                chat=last.chat,
+                sender=last.sender,
+                message_ids=[e.row_id for e in batch],
+                reply_text=UNREADABLE_TEXT,
+                wa_ids=await self._send(last, UNREADABLE_TEXT),
+                state="ignored",
+                reason="unreadable",
+                kind="notice",
+            )
+            log.info("turn.unreadable", kind=str(last.message.kind))
+            return
         await self._quietly(self.transport.set_typing(last.message.chat_jid, True), "typing")
         typing = asyncio.create_task(self._keep_typing(last.message.chat_jid))
         started = self.clock.monotonic()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.pipeline import FAILURE_TEXT, Pipeline
+from bot.pipeline import FAILURE_TEXT, UNREADABLE_TEXT, Pipeline
 from bot.settings import Settings
 from bot.whatsapp.convert import to_incoming
 from storage.store import Store
@@ -270,3 +270,16 @@ async def test_shutdown_gives_up_after_its_timeout(
     [msg] = await store.messages(ALICE_JID)
     assert msg.state == "received"
     assert transport.sent == []
+
+
+async def test_a_voice_note_gets_a_polite_notice_not_silence(
+    make_pipeline: Any, store: Store, transport: FakeTransport, backend: ScriptedBackend
+) -> None:
+    """Media the bot cannot read is answered with a short notice and not sent to the model."""
+    pipeline = await make_pipeline()
+    pipeline.submit(to_incoming(wa.voice_note(seconds=4, sender=ALICE)))
+    await pipeline.join()
+    assert backend.turns == []
+    assert transport.texts() == [UNREADABLE_TEXT]
+    [stored] = await store.messages(ALICE_JID)
+    assert (stored.kind, stored.state, stored.reason) == ("voice", "ignored", "unreadable")
