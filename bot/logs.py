@@ -54,7 +54,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if use_json else _identity,
+            structlog.processors.format_exc_info if use_json else _identity,  # type: ignore[list-item]
             renderer,
         ],
     )

@@ -56,7 +56,7 @@ class ChatStateMixin:
 
     async def chat_state(self, chat: str) -> ChatState:
         """The flags of ``chat`` (defaults when none are stored)."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT paused, handoff_until, forget_asked_at, notice_until FROM chat_state"
             " WHERE chat = ?",
             (chat,),
@@ -95,9 +95,7 @@ class ChatStateMixin:
 
     async def get_flag(self, key: str) -> str | None:
         """A bot-wide flag (e.g. ``paused``)."""
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT value FROM bot_state WHERE key = ?", (key,)
-        )
+        rows = await self.db.rows("SELECT value FROM bot_state WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
 
     async def set_flag(self, key: str, value: str | None) -> None:
@@ -117,7 +115,7 @@ class ChatStateMixin:
         where, args = ("AND chat = ?", (chat,)) if chat is not None else ("", ())
         start = since.timestamp()
         m = (
-            await self.db.conn.execute_fetchall(
+            await self.db.rows(
                 "SELECT COUNT(*) AS n,"
                 " COALESCE(SUM(state = 'answered'), 0) AS answered,"
                 " COALESCE(SUM(state = 'failed'), 0) AS failed"
@@ -126,7 +124,7 @@ class ChatStateMixin:
             )
         )[0]
         u = (
-            await self.db.conn.execute_fetchall(
+            await self.db.rows(
                 "SELECT COALESCE(SUM(prompt_tokens), 0) AS p,"
                 " COALESCE(SUM(completion_tokens), 0) AS c, COALESCE(SUM(total_tokens), 0) AS t"
                 f" FROM usage WHERE created_at >= ? {where}",
@@ -144,12 +142,12 @@ class ChatStateMixin:
 
     async def chat_count(self) -> int:
         """How many chats the bot has stored messages for."""
-        rows = await self.db.conn.execute_fetchall("SELECT COUNT(DISTINCT chat) AS n FROM messages")
+        rows = await self.db.rows("SELECT COUNT(DISTINCT chat) AS n FROM messages")
         return int(rows[0]["n"])
 
     async def sender_messages_since(self, sender: str, since: datetime) -> list[datetime]:
         """When ``sender``'s non-ignored messages arrived since ``since`` (for rate limits)."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT received_at FROM messages"
             " WHERE sender = ? AND received_at >= ? AND state != 'ignored' ORDER BY received_at",
             (sender, since.timestamp()),
@@ -158,7 +156,7 @@ class ChatStateMixin:
 
     async def sender_tokens_since(self, sender: str, since: datetime) -> int:
         """Tokens spent on ``sender``'s turns since ``since`` (for the daily budget)."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT COALESCE(SUM(total_tokens), 0) AS t FROM usage"
             " WHERE sender = ? AND created_at >= ?",
             (sender, since.timestamp()),

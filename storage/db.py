@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -44,6 +44,10 @@ class Database:
             await conn.close()
             raise
         return db
+
+    async def rows(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
+        """Run a query and return all its rows."""
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def close(self) -> None:
         """Close the connection (WAL is checkpointed by SQLite on close)."""

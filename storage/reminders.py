@@ -58,7 +58,7 @@ class RemindersMixin:
 
     async def reminders_for(self, chat: str) -> list[Reminder]:
         """Pending reminders of ``chat``, soonest first."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT * FROM reminders WHERE chat = ? AND state = 'pending' ORDER BY due_at, id",
             (chat,),
         )
@@ -76,7 +76,7 @@ class RemindersMixin:
 
     async def due_reminders(self, now: datetime) -> list[Reminder]:
         """Pending reminders due at or before ``now``, oldest first."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT * FROM reminders WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id",
             (now.timestamp(),),
         )
@@ -84,9 +84,7 @@ class RemindersMixin:
 
     async def next_reminder_due(self) -> datetime | None:
         """When the next pending reminder is due, if any."""
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT MIN(due_at) AS d FROM reminders WHERE state = 'pending'"
-        )
+        rows = await self.db.rows("SELECT MIN(due_at) AS d FROM reminders WHERE state = 'pending'")
         value = rows[0]["d"]
         return None if value is None else datetime.fromtimestamp(float(value), UTC)
 
@@ -100,7 +98,5 @@ class RemindersMixin:
 
     async def reminder(self, reminder_id: int) -> Reminder | None:
         """One reminder by id, whatever its state."""
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT * FROM reminders WHERE id = ?", (reminder_id,)
-        )
+        rows = await self.db.rows("SELECT * FROM reminders WHERE id = ?", (reminder_id,))
         return _reminder(rows[0]) if rows else None

@@ -112,7 +112,7 @@ def _message(row: object) -> StoredMessage:
         is_group=bool(r["is_group"]),
         sent_at=dt(float(r["sent_at"])),  # type: ignore[arg-type]
         received_at=dt(float(r["received_at"])),  # type: ignore[arg-type]
-        state=r["state"],  # type: ignore[typeddict-item,arg-type]
+        state=r["state"],  # type: ignore[arg-type]
         reason=None if r["reason"] is None else str(r["reason"]),
     )
 
@@ -145,7 +145,7 @@ class Store(ChatStateMixin, RemindersMixin):
         if not ids:
             raise ValueError("canonical_sender needs at least one id")
         marks = ",".join("?" * len(ids))
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             f"SELECT alias, canonical, created_at FROM identities WHERE alias IN ({marks})",
             ids,
         )
@@ -185,7 +185,7 @@ class Store(ChatStateMixin, RemindersMixin):
 
     async def aliases(self, canonical: str) -> list[str]:
         """Every id recorded for the person filed under ``canonical``."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT alias FROM identities WHERE canonical = ? ORDER BY alias", (canonical,)
         )
         return [str(r["alias"]) for r in rows]
@@ -219,16 +219,12 @@ class Store(ChatStateMixin, RemindersMixin):
 
     async def message(self, message_id: int) -> StoredMessage | None:
         """One stored message by row id."""
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT * FROM messages WHERE id = ?", (message_id,)
-        )
+        rows = await self.db.rows("SELECT * FROM messages WHERE id = ?", (message_id,))
         return _message(rows[0]) if rows else None
 
     async def messages(self, chat: str) -> list[StoredMessage]:
         """Every stored message of ``chat``, oldest first."""
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT * FROM messages WHERE chat = ? ORDER BY id", (chat,)
-        )
+        rows = await self.db.rows("SELECT * FROM messages WHERE chat = ? ORDER BY id", (chat,))
         return [_message(r) for r in rows]
 
     async def set_state(
@@ -246,7 +242,7 @@ class Store(ChatStateMixin, RemindersMixin):
 
     async def pending_messages(self, since: datetime) -> list[StoredMessage]:
         """Messages still ``received`` (a crash interrupted them) stored at or after ``since``."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT * FROM messages WHERE state = 'received' AND received_at >= ? ORDER BY id",
             (ts(since),),
         )
@@ -268,13 +264,13 @@ class Store(ChatStateMixin, RemindersMixin):
         """The last ``limit`` answered user messages and answers of ``chat``, oldest first."""
         if limit <= 0:
             return []
-        users = await self.db.conn.execute_fetchall(
+        users = await self.db.rows(
             "SELECT id, text, sender_name FROM messages"
             " WHERE chat = ? AND state = 'answered' AND in_context = 1"
             " ORDER BY id DESC LIMIT ?",
             (chat, limit),
         )
-        answers = await self.db.conn.execute_fetchall(
+        answers = await self.db.rows(
             "SELECT message_id, text FROM replies"
             " WHERE chat = ? AND kind = 'answer' AND in_context = 1"
             " ORDER BY id DESC LIMIT ?",
@@ -365,21 +361,21 @@ class Store(ChatStateMixin, RemindersMixin):
 
     async def replies(self, chat: str) -> list[tuple[str, str]]:
         """Every recorded outgoing message of ``chat`` as (kind, text), oldest first."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT kind, text FROM replies WHERE chat = ? ORDER BY id", (chat,)
         )
         return [(str(r["kind"]), str(r["text"])) for r in rows]
 
     async def is_own_message(self, wa_id: str) -> bool:
         """Whether ``wa_id`` is a message the bot itself sent."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT 1 FROM replies WHERE wa_ids LIKE ? LIMIT 1", (f'%"{wa_id}"%',)
         )
         return bool(rows)
 
     async def usage_rows(self, chat: str) -> list[UsageRow]:
         """Usage recorded for ``chat``, oldest first."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT mode, model, prompt_tokens, completion_tokens, total_tokens FROM usage"
             " WHERE chat = ? ORDER BY id",
             (chat,),
@@ -397,7 +393,7 @@ class Store(ChatStateMixin, RemindersMixin):
 
     async def tool_call_rows(self, chat: str) -> list[ToolCallRow]:
         """Tool calls recorded for ``chat``, oldest first."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT tool, duration_ms, ok, error FROM tool_calls WHERE chat = ? ORDER BY id",
             (chat,),
         )
@@ -410,7 +406,7 @@ class Store(ChatStateMixin, RemindersMixin):
 
     async def thread_for(self, chat: str, backend: str) -> str | None:
         """The active server-side thread / conversation id of ``chat`` made by ``backend``."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT remote_id FROM threads WHERE chat = ? AND backend = ? AND active = 1",
             (chat, backend),
         )
@@ -430,15 +426,17 @@ class Store(ChatStateMixin, RemindersMixin):
     async def retire_threads(self, chat: str) -> list[tuple[str, str]]:
         """Deactivate every active thread of ``chat``; return them as (backend, remote_id)."""
         async with self.db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT backend, remote_id FROM threads WHERE chat = ? AND active = 1", (chat,)
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT backend, remote_id FROM threads WHERE chat = ? AND active = 1", (chat,)
+                )
             )
             await conn.execute("UPDATE threads SET active = 0 WHERE chat = ?", (chat,))
         return [(str(r["backend"]), str(r["remote_id"])) for r in rows]
 
     async def has_history(self, chat: str) -> bool:
         """Whether ``chat`` has any answered message still in context."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = await self.db.rows(
             "SELECT 1 FROM messages WHERE chat = ? AND state = 'answered' AND in_context = 1"
             " LIMIT 1",
             (chat,),

@@ -117,8 +117,8 @@ class ChatBackend:
                 extra["tool_choice"] = "none"  # last round: the model must answer in words
             completion = await self.client.chat.completions.create(
                 model=self.settings.openai_model,
-                messages=messages,
-                **extra,  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]
+                **extra,
             )
             if completion.usage is not None:
                 usage.append(
