@@ -149,7 +149,6 @@ def from_proto(jid: JIDProto) -> str:
 
 def to_proto(jid: str) -> JIDProto:
     """A JID string as a neonize ``JID`` protobuf, agent and device kept. Raises ``ValueError``."""
-    import bot.whatsapp  # noqa: F401  # isort: skip  (imports neonize, its warning silenced)
     from neonize.proto.Neonize_pb2 import JID as JIDProto
 
     parsed = parse(jid)

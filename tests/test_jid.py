@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bot.whatsapp  # noqa: F401  # isort: skip  (silences neonize's import-time warning)
 import pytest
 from neonize.proto.Neonize_pb2 import JID
 from neonize.utils.jid import Jid2String

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bot.whatsapp  # noqa: F401  # isort: skip  (silences neonize's import-time warning)
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 

@@ -14,7 +14,6 @@ digits), ``addressing`` ("pn" or "lid"), ``device``, ``msg_id``, ``from_me``, ``
 
 from __future__ import annotations
 
-import bot.whatsapp  # noqa: F401  # isort: skip  (imports neonize, its import-time warning silenced)
 import json
 import secrets
 from collections.abc import Iterable
@@ -142,6 +141,14 @@ def _source(where: Where) -> MessageSource:
         RecipientAlt=jid(recipient_alt),
         BroadcastListOwner=jid(),
     )
+
+
+def _key_chat(where: Where) -> str:
+    """A MessageKey's chat as its sender wrote it: the group, or in private the other person."""
+    source = _source(where)
+    if source.IsGroup or source.IsFromMe:
+        return f"{source.Chat.User}@{source.Chat.Server}"
+    return _lid(BOT_LID) if where.get("addressing", "pn") == "lid" else _pn(BOT_PHONE)
 
 
 def _types(message: WAMessage) -> tuple[str, str]:
@@ -335,9 +342,8 @@ def edit(
     original_id: str, new_text: str, *, unwrapped: bool = True, **where: Unpack[Where]
 ) -> MessageEv:
     """An edit of ``original_id``: a MESSAGE_EDIT protocolMessage (inside editedMessage)."""
-    chat = _source(where).Chat
     protocol = ProtocolMessage(
-        key=MessageKey(remoteJID=f"{chat.User}@{chat.Server}", fromMe=False, ID=original_id),
+        key=MessageKey(remoteJID=_key_chat(where), fromMe=True, ID=original_id),
         type=ProtocolMessage.MESSAGE_EDIT,
         editedMessage=WAMessage(conversation=new_text),
         timestampMS=int((where.get("timestamp") or datetime.now(UTC)).timestamp() * 1000),
@@ -353,10 +359,7 @@ def reaction(
     target_id: str, emoji: str = "👍", *, target_sender: str | None = None, **where: Unpack[Where]
 ) -> MessageEv:
     """A reaction to ``target_id`` (empty ``emoji``: the reaction was removed)."""
-    chat = _source(where).Chat
-    key = MessageKey(
-        remoteJID=f"{chat.User}@{chat.Server}", fromMe=target_sender is None, ID=target_id
-    )
+    key = MessageKey(remoteJID=_key_chat(where), fromMe=False, ID=target_id)
     if target_sender is not None:
         key.participant = target_sender
     ms = int((where.get("timestamp") or datetime.now(UTC)).timestamp() * 1000)
@@ -366,8 +369,7 @@ def reaction(
 
 def revoke(target_id: str, **where: Unpack[Where]) -> MessageEv:
     """A "delete for everyone" of ``target_id``."""
-    chat = _source(where).Chat
-    key = MessageKey(remoteJID=f"{chat.User}@{chat.Server}", fromMe=False, ID=target_id)
+    key = MessageKey(remoteJID=_key_chat(where), fromMe=True, ID=target_id)
     content = WAMessage(protocolMessage=ProtocolMessage(key=key, type=ProtocolMessage.REVOKE))
     return event(content, edit="7", **where)
 

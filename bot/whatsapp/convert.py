@@ -98,8 +98,10 @@ def _convert(ev: MessageEv) -> IncomingMessage:
     info = ev.Info
     source = info.MessageSource
     sender = from_proto(source.Sender)
-    chat = from_proto(source.Chat) or sender
+    chat = from_proto(source.Chat)
     group = bool(source.IsGroup) or is_group(chat)
+    if not chat and not group:
+        chat = sender  # a private chat is the conversation with its sender
     content, saw_edit = _unwrap(ev.Message)
     fields = _Fields()
     _classify(content, fields, is_edit=ev.IsEdit or saw_edit)
