@@ -66,13 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.whatsapp.client import quiet_neonize_logging
 
         quiet_neonize_logging(debug=settings.log_level == "DEBUG")
-    from bot.app import FrontEnd, run
+    from bot.app import FrontEnd, FrontEndKind, run
     from bot.logs import configure_logging
     from helpers.openai_client import silence_assistants_deprecation
 
     configure_logging(settings.log_level, settings.log_format)
     silence_assistants_deprecation()
-    kind = "replay" if args.replay else "console" if args.console else "live"
+    kind: FrontEndKind = "replay" if args.replay else "console" if args.console else "live"
     front = FrontEnd(
         kind=kind,
         replay_file=args.replay,
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         linger_seconds=args.linger,
     )
     try:
-        return asyncio.run(run(settings, front))
+        code = asyncio.run(run(settings, front))
     except ConfigError as exc:
         print(f"Configuration error:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -91,6 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    if kind == "live":
+        # whatsmeow's Go threads can outlive a session that never paired; everything of ours
+        # is closed by now, so leave without waiting for them.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
