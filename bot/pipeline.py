@@ -412,7 +412,8 @@ class Pipeline:
             chat=last.chat,
             sender=last.sender,
             message_ids=[e.row_id for e in batch],
-            reply_text=reply.text,
+            # Text sent as an image caption is still what was said: keep it in the history.
+            reply_text=reply.text or "\n".join(m.caption for m in reply.media if m.caption),
             wa_ids=wa_ids,
             usage=[
                 UsageRow(

@@ -307,6 +307,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         problems["OPENAI_API_KEY"] = (
             "is required (or set OPENAI_BASE_URL to an OpenAI-compatible server that needs no key)"
         )
+    if mode == "assistants" and "openai_model" not in values:
+        values["openai_model"] = ""  # no per-run override: the assistant's own model answers
     if mode == "assistants" and "openai_assistant_id" not in values:
         problems["OPENAI_ASSISTANT_ID"] = "is required when OPENAI_API_MODE=assistants (asst_...)"
     admins = set(values.get("admin_numbers", ()))

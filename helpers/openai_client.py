@@ -31,7 +31,15 @@ def silence_assistants_deprecation() -> None:
     start-up preflight tells the operator when the server does not. Nothing else is silenced.
     """
     # The SDK marks these methods with typing_extensions.deprecated, which attributes each
-    # warning to the caller: matching our one calling module hides exactly these.
+    # warning to the caller: matching our one calling module hides exactly these. A few
+    # methods are wrapped twice (around @required_args); their inner warning is attributed
+    # to the SDK's own helper module, so that one is matched by its message too.
     warnings.filterwarnings(
         "ignore", category=DeprecationWarning, module=r"helpers\.backends\.assistants"
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"The Assistants API is deprecated",
+        category=DeprecationWarning,
+        module=r"openai\._utils\._utils",
     )

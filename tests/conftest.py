@@ -5,29 +5,44 @@ from __future__ import annotations
 import gc
 import subprocess
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# neonize leaks os.popen("uname -a") pipes when imported (neonize/utils/platform.py:39): the
-# unreaped child parks its Popen in subprocess._active, and its pipe is freed at some later
-# subprocess call, inside an unrelated test. Import it once here and reap those children
-# quietly, so filterwarnings=error stays strict for our own code.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", ResourceWarning)
-    import neonize  # noqa: F401
-
-    for _proc in list(getattr(subprocess, "_active", None) or []):
-        _proc.wait()
-    subprocess._cleanup()  # type: ignore[attr-defined]
-    gc.collect()
-
 from bot.settings import Settings, load_settings
 from storage.store import Store
 from tests.fake_openai import FakeOpenAI
 from tests.fakes import FakeClock, FakeTransport
+
+
+# neonize leaks os.popen("uname -a") pipes when imported (neonize/utils/platform.py:39): the
+# unreaped child parks its Popen in subprocess._active, and its pipe is freed at some later
+# subprocess call, inside an unrelated test. Import it once here and reap those children
+# quietly, so filterwarnings=error stays strict for our own code.
+def _reap_leaked_popen_pipes() -> None:
+    """Wait for children parked in subprocess._active and free their pipes, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        for proc in list(getattr(subprocess, "_active", None) or []):
+            proc.wait()
+        subprocess._cleanup()  # type: ignore[attr-defined]
+        gc.collect()
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ResourceWarning)
+    import neonize  # noqa: F401
+_reap_leaked_popen_pipes()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reap_at_exit() -> Iterator[None]:
+    """Library os.popen() calls made during the run are reaped before the interpreter exits."""
+    yield
+    _reap_leaked_popen_pipes()
+
 
 ASSISTANT_ID = "asst_test"
 

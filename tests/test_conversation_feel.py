@@ -47,8 +47,9 @@ async def test_owner_writing_pauses_the_bot_in_that_chat(
     """A message typed on the phone silences the bot there for HANDOFF_MINUTES."""
     clock = FakeClock()
     async with harness(make_settings(HANDOFF_MINUTES=30), store, clock=clock) as h:
-        await h.send(wa.private_text("I'll take this one", sender=USER, from_me=True,
-                                     timestamp=clock.now()))
+        await h.send(
+            wa.private_text("I'll take this one", sender=USER, from_me=True, timestamp=clock.now())
+        )
         await h.send(wa.private_text("thanks!", sender=USER, timestamp=clock.now()))
         await h.send(wa.private_text("other chat", sender="15550002222", timestamp=clock.now()))
         assert [t.text for t in h.backend.turns] == ["other chat"]

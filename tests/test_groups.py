@@ -20,13 +20,33 @@ async def test_mention_mode_answers_only_what_addresses_the_bot(
     async with harness(make_settings(BOT_TRIGGER_PREFIX="bot,"), store) as h:
         await h.send(wa.group_text("just chatting", sender=BOB, push_name="Bob"))
         assert h.transport.sent == []
-        await h.send(wa.group_text("@15559990000 what time is it?", sender=BOB, push_name="Bob",
-                                   mentions=[wa.BOT_PHONE]))
-        await h.send(wa.group_text("@199990000000001 and in Paris?", sender=BOB, push_name="Bob",
-                                   addressing="lid", mentions=[wa.BOT_LID]))
+        await h.send(
+            wa.group_text(
+                "@15559990000 what time is it?",
+                sender=BOB,
+                push_name="Bob",
+                mentions=[wa.BOT_PHONE],
+            )
+        )
+        await h.send(
+            wa.group_text(
+                "@199990000000001 and in Paris?",
+                sender=BOB,
+                push_name="Bob",
+                addressing="lid",
+                mentions=[wa.BOT_LID],
+            )
+        )
         bot_msg = h.transport.sent[0].wa_id
-        await h.send(wa.group_text("thanks, and Rome?", sender=BOB, push_name="Bob",
-                                   quoted_id=bot_msg, quoted_sender=f"{wa.BOT_PHONE}@s.whatsapp.net"))
+        await h.send(
+            wa.group_text(
+                "thanks, and Rome?",
+                sender=BOB,
+                push_name="Bob",
+                quoted_id=bot_msg,
+                quoted_sender=f"{wa.BOT_PHONE}@s.whatsapp.net",
+            )
+        )
         await h.send(wa.group_text("bot, tell a joke", sender=BOB, push_name="Bob"))
         await h.send(wa.group_text("@15550003333 not you", sender=BOB, mentions=["15550003333"]))
         texts = [t.text for t in h.backend.turns]

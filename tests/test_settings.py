@@ -67,6 +67,14 @@ def test_assistants_mode_needs_an_assistant_id() -> None:
     assert list(info.value.problems) == ["OPENAI_ASSISTANT_ID"]
 
 
+def test_assistants_mode_uses_the_assistants_own_model_unless_told() -> None:
+    """In assistants mode OPENAI_MODEL is an optional per-run override, not a default."""
+    env = {"OPENAI_API_KEY": "k", "OPENAI_API_MODE": "assistants", "OPENAI_ASSISTANT_ID": "asst_1"}
+    assert load_settings(env).openai_model == ""
+    assert load_settings({**env, "OPENAI_MODEL": "gpt-x"}).openai_model == "gpt-x"
+    assert load_settings({"OPENAI_API_KEY": "k"}).openai_model == "gpt-4.1-mini"
+
+
 def test_number_lists_are_normalised() -> None:
     """Admin/allowed/blocked numbers accept +, spaces and JIDs, stored as bare digits."""
     settings = load_settings(

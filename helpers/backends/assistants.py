@@ -13,6 +13,7 @@ ends. One active run per thread: a run left over from a crash is waited out or c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,12 +105,19 @@ class AssistantsBackend(ServerSideBackend):
         )
 
     async def _api_exists(self) -> bool:
+        """Whether the server serves threads at all (asked only after the assistant was a 404).
+
+        Threads are what this mode needs, and every server with the API has them (listing
+        assistants is missing on some); the probe thread is deleted at once.
+        """
         try:
-            await self.client.beta.assistants.list(limit=1)
+            probe = await self.client.beta.threads.create(metadata={"purpose": "preflight"})
         except openai.NotFoundError:
             return False
         except openai.OpenAIError:
             return True
+        with contextlib.suppress(openai.OpenAIError):
+            await self.client.beta.threads.delete(probe.id)
         return True
 
     # --- threads ---------------------------------------------------------------------------
@@ -151,9 +159,7 @@ class AssistantsBackend(ServerSideBackend):
             async with asyncio.timeout(self.settings.openai_run_timeout_seconds):
                 return await self._run(state, turn)
         except TimeoutError:
-            await self._cancel_quietly(
-                state.thread_id, state.run_id or await self._active_run(state)
-            )
+            await self._cancel_quietly(state.thread_id, state.run_id)
             raise ReplyError(
                 f"run {state.run_id} took longer than "
                 f"{self.settings.openai_run_timeout_seconds:g}s",
@@ -212,19 +218,6 @@ class AssistantsBackend(ServerSideBackend):
             if loop.time() > deadline + wait:
                 raise ReplyError(f"run {run_id} would not end", cause="stale_run")
             await asyncio.sleep(interval)
-
-    async def _active_run(self, state: _RunState) -> str | None:
-        """The thread's active run, when a timeout struck before its id was seen."""
-        if not state.thread_id:
-            return None
-        try:
-            page = await asyncio.shield(
-                self.client.beta.threads.runs.list(state.thread_id, limit=1)
-            )
-        except Exception as exc:
-            log.warning("assistants.run_lookup_failed", error=str(exc))
-            return None
-        return next((r.id for r in page.data if r.status in ACTIVE), None)
 
     async def _cancel_quietly(self, thread_id: str, run_id: str | None) -> None:
         if not thread_id or not run_id:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import re
 from typing import Any
 
 import openai
@@ -19,7 +21,7 @@ from bot.errors import ReplyError
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
 from helpers.backends.errors import translate
-from helpers.backends.server_side import ServerSideBackend, attributed
+from helpers.backends.server_side import ServerSideBackend, attributed, vanished
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall
 from storage.store import ContextEntry
@@ -28,13 +30,18 @@ log = structlog.get_logger("helpers.backends.responses")
 
 #: Waits between retries while another response holds the conversation (seconds).
 LOCKED_BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0)
+#: A conversation still holding function calls nobody answered (an interrupted turn).
+UNANSWERED_CALL = re.compile(r"No tool output found for function call (call_\w+)")
+#: At most this many such calls are closed before a turn gives up.
+MAX_UNANSWERED = 32
+INTERRUPTED_OUTPUT = json.dumps({"error": "interrupted: this tool result was lost"})
 
 
 def user_item(turn: Turn) -> dict[str, Any]:
     """The turn's user message as a Responses input item (text and any images)."""
     text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
     if not turn.images:
-        return {"type": "message", "role": "user", "content": text}
+        return {"type": "message", "role": "user", "content": text or "(empty message)"}
     content: list[dict[str, Any]] = [{"type": "input_text", "text": text or "(image)"}]
     for image in turn.images:
         data = base64.b64encode(image.data).decode()
@@ -76,7 +83,11 @@ class ResponsesBackend(ServerSideBackend):
         """Answer ``turn`` on the chat's conversation, running tools until a final message."""
         try:
             conversation = await self.remote_id(turn)
-            return await self._converse(conversation, turn)
+            try:
+                return await self._converse(conversation, turn)
+            except _Vanished:
+                conversation = await self.replace_remote(turn, conversation)
+                return await self._converse(conversation, turn)
         except ReplyError:
             raise
         except Exception as exc:
@@ -88,7 +99,13 @@ class ResponsesBackend(ServerSideBackend):
         items: list[dict[str, Any]] = [user_item(turn)]
         rounds = self.tools.max_rounds if self.tools is not None else 0
         for round_no in range(rounds + 1):
-            response = await self._create(conversation, items, turn, last=round_no == rounds)
+            try:
+                response = await self._create(conversation, items, turn, last=round_no == rounds)
+            except openai.NotFoundError as exc:
+                # Only before any tool ran: a retry on a new conversation must not repeat them.
+                if round_no == 0 and vanished(exc, conversation):
+                    raise _Vanished from exc
+                raise
             if response.usage is not None:
                 u = response.usage
                 usage.append(
@@ -141,17 +158,33 @@ class ResponsesBackend(ServerSideBackend):
                 options["tool_choice"] = "none"
         if self.settings.openai_max_completion_tokens:
             options["max_output_tokens"] = self.settings.openai_max_completion_tokens
-        for wait in (*LOCKED_BACKOFF, None):
+        waits = iter(LOCKED_BACKOFF)
+        closed: list[str] = []
+        while True:
             try:
                 if self.settings.openai_stream:
                     return await self._streamed(options)
                 return await self.client.responses.create(**options)
             except openai.BadRequestError as exc:
-                if exc.code != "conversation_locked" or wait is None:
+                if exc.code == "conversation_locked":
+                    wait = next(waits, None)
+                    if wait is None:
+                        raise
+                    log.info("responses.conversation_locked", conversation=conversation, wait=wait)
+                    await asyncio.sleep(wait)
+                    continue
+                unanswered = UNANSWERED_CALL.search(exc.message or "")
+                if unanswered is None or len(closed) >= MAX_UNANSWERED:
                     raise
-                log.info("responses.conversation_locked", conversation=conversation, wait=wait)
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+                call_id = unanswered.group(1)
+                if call_id in closed:
+                    raise
+                # An earlier turn failed between a function call and its output; until the
+                # call is answered every response on the conversation would be refused.
+                closed.append(call_id)
+                log.warning("responses.unanswered_call_closed", call_id=call_id)
+                output = {"type": "function_call_output", "call_id": call_id}
+                options["input"] = [{**output, "output": INTERRUPTED_OUTPUT}, *options["input"]]
 
     async def _streamed(self, options: dict[str, Any]) -> Any:
         """Create the response as a stream and return it as soon as it is complete."""
@@ -165,3 +198,7 @@ class ResponsesBackend(ServerSideBackend):
                         f"stream error: {event.message}", cause=event.code or "stream_error"
                     )
         raise ReplyError("the response stream ended early", cause="stream_error")
+
+
+class _Vanished(Exception):
+    """The chat's conversation is gone from the server (before this turn changed anything)."""

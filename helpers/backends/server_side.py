@@ -7,6 +7,7 @@ the backend that made it, and reused across restarts. A chat that already has lo
 
 from __future__ import annotations
 
+import openai
 import structlog
 from openai import AsyncOpenAI
 
@@ -25,6 +26,11 @@ SEED_LIMIT = 20
 def attributed(entry_text: str, sender_name: str, *, is_group: bool) -> str:
     """A user message's text as the model sees it: prefixed with the sender in groups."""
     return f"{sender_name or 'someone'}: {entry_text}" if is_group else entry_text
+
+
+def vanished(exc: BaseException, remote_id: str) -> bool:
+    """Whether ``exc`` is the server saying the thread / conversation ``remote_id`` is gone."""
+    return isinstance(exc, openai.NotFoundError) and remote_id in (exc.message or "")
 
 
 class ServerSideBackend:
@@ -53,7 +59,20 @@ class ServerSideBackend:
         existing = await self.store.thread_for(turn.chat, self.mode)
         if existing is not None:
             return existing
-        seed = await self.store.context(turn.chat, SEED_LIMIT)
+        return await self._new_remote(turn)
+
+    async def replace_remote(self, turn: Turn, gone: str) -> str:
+        """A new thread / conversation for a chat whose old one vanished from the server.
+
+        Without this a server that lost its state (a restart of a self-hosted server, a thread
+        deleted elsewhere) would fail every later turn of the chat until ``/reset``.
+        """
+        log.warning("thread.vanished", backend=self.mode, remote_id=gone)
+        return await self._new_remote(turn)
+
+    async def _new_remote(self, turn: Turn) -> str:
+        # Empty texts (a media message without caption) are refused as message content.
+        seed = [e for e in await self.store.context(turn.chat, SEED_LIMIT) if e.text.strip()]
         remote = await self._create_remote(seed, turn)
         await self.store.save_thread(turn.chat, self.mode, remote)
         log.info("thread.created", backend=self.mode, remote_id=remote, seeded=len(seed))

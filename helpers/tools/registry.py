@@ -262,7 +262,7 @@ class ToolRegistry:
         calls: Sequence[ToolCall],
         ctx: ToolContext,
         *,
-        timeout: float,  # noqa: ASYNC109 - the default per call, not a deadline for execute
+        timeout: float,
     ) -> list[ToolResult]:
         """Run one model turn's calls concurrently; failures become error outputs, in call order."""
         results = await asyncio.gather(*(self._run(call, ctx, timeout) for call in calls))
