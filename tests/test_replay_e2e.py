@@ -199,3 +199,73 @@ async def test_a_reminder_arrives_at_its_time_and_after_a_restart(
     assert code == 0, err
     [late] = sent
     assert late["text"].startswith("⏰ Reminder: tea") and "offline" in late["text"]
+
+
+@pytest.mark.parametrize("mode", ["chat", "responses", "assistants"])
+async def test_each_mode_keeps_one_context_per_chat_across_restarts_and_runs_tools(
+    fake_openai: FakeOpenAI, tmp_path: Path, mode: str
+) -> None:
+    """Per mode: one server-side thread/conversation per chat, reused after a restart;
+    two parallel tool calls answered together, then a final answer."""
+    env = {"OPENAI_API_MODE": mode, "OPENAI_ASSISTANT_ID": "asst_test"}
+    bob = "15550002222"
+    first = [
+        wa.to_json_line(wa.private_text("hello", sender=ALICE)),
+        wa.to_json_line(wa.private_text("hi", sender=bob)),
+    ]
+    code, sent, err = await replay(fake_openai, tmp_path, first, **env)
+    assert code == 0, err
+    assert sorted(s["text"] for s in sent) == ["echo: hello", "echo: hi"]
+
+    fake_openai.script(
+        ToolCalls(
+            [
+                ("current_datetime", {"timezone": "Asia/Tokyo"}),
+                ("current_datetime", {"timezone": "Europe/Paris"}),
+            ]
+        ),
+        Text("Tokyo and Paris times sent."),
+    )
+    again = [wa.to_json_line(wa.private_text("time in Tokyo and Paris?", sender=ALICE))]
+    code, sent, err = await replay(fake_openai, tmp_path, again, **env)
+    assert code == 0, err
+    assert [s["text"] for s in sent] == ["Tokyo and Paris times sent."]
+
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        threads = db.execute("SELECT chat, backend FROM threads WHERE active = 1").fetchall()
+        tools = db.execute("SELECT tool, ok FROM tool_calls").fetchall()
+    if mode == "chat":
+        assert threads == []
+    else:
+        assert sorted(threads) == [
+            (f"{ALICE}@s.whatsapp.net", mode),
+            (f"{bob}@s.whatsapp.net", mode),
+        ]
+        created = "/threads" if mode == "assistants" else "/conversations"
+        assert len(fake_openai.requests_to(created, method="POST")) == 2  # none after restart
+    assert tools == [("current_datetime", 1), ("current_datetime", 1)]
+    if mode == "assistants":
+        [submit] = fake_openai.requests_to("/submit_tool_outputs")
+        assert len(submit.body["tool_outputs"]) == 2
+    elif mode == "responses":
+        outputs = [
+            item
+            for r in fake_openai.requests_to("/responses", method="POST")
+            for item in r.body["input"]
+            if item.get("type") == "function_call_output"
+        ]
+        assert len(outputs) == 2
+        assert len(fake_openai.requests_to("/responses", method="POST")) == 4  # 2 turns + 2
+
+
+async def test_assistants_mode_refuses_to_start_when_the_api_is_gone(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """A server without the Assistants API: exit 2 and a message naming the fix."""
+    fake_openai.assistants_enabled = False
+    code, sent, err = await replay(
+        fake_openai, tmp_path, [], OPENAI_API_MODE="assistants", OPENAI_ASSISTANT_ID="asst_test"
+    )
+    assert code == 2
+    assert sent == []
+    assert "OPENAI_API_MODE=responses" in err and "2026-08-26" in err
