@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 import structlog
 
@@ -153,9 +153,18 @@ def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
-async def run(settings: Settings, front: FrontEnd) -> int:
-    """Run the bot with ``front`` until it ends or a signal stops it; return the exit code."""
-    stop = asyncio.Event()
+async def run(
+    settings: Settings,
+    front: FrontEnd,
+    *,
+    stop: asyncio.Event | None = None,
+    frontend_factory: Callable[..., LiveFrontend] | None = None,
+) -> int:
+    """Run the bot with ``front`` until it ends or ``stop`` is set (SIGINT/SIGTERM set it).
+
+    Returns the process exit code.
+    """
+    stop = stop or asyncio.Event()
     remove_signals = _install_signals(stop)
     try:
         async with wire(settings) as bot:
@@ -165,32 +174,65 @@ async def run(settings: Settings, front: FrontEnd) -> int:
                 from bot.console import run_console
 
                 return await run_console(bot, front, stop, _serve, _stop_reminders)
-            return await _run_live(bot, stop)
+            if frontend_factory is None:
+                from bot.whatsapp.client import NeonizeFrontend
+
+                frontend_factory = NeonizeFrontend
+            return await _run_live(bot, stop, frontend_factory)
     finally:
         remove_signals()
 
 
-async def _run_live(bot: Bot, stop: asyncio.Event) -> int:
-    from bot.whatsapp.client import NeonizeFrontend
+class LiveFrontend(Protocol):
+    """What the app needs of a live WhatsApp front-end (``NeonizeFrontend``)."""
 
-    frontend = NeonizeFrontend(
+    @property
+    def transport(self) -> Transport:
+        """Sends to WhatsApp."""
+        ...
+
+    @property
+    def connected(self) -> asyncio.Event:
+        """Set once the session is up and the bot's identity known."""
+        ...
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Serve until ``stop`` is set (exit code 0) or the session cannot go on."""
+        ...
+
+
+async def _run_live(bot: Bot, stop: asyncio.Event, factory: Callable[..., LiveFrontend]) -> int:
+    frontend = factory(
         bot.settings.whatsapp_session,
         bot.settings.whatsapp_pair_phone,
         on_message=bot.pipeline.submit,
     )
-    reminders = await _serve(bot, frontend.transport)
     front_stop = asyncio.Event()
     front_task = asyncio.create_task(frontend.run(front_stop), name="whatsapp")
-    stop_task = asyncio.create_task(stop.wait())
-    await asyncio.wait({front_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    stop_task.cancel()
+    # Nothing can be sent before the session is up: recovery waits for the connection.
+    await _first(frontend.connected.wait(), front_task, stop.wait())
+    reminders = None
+    serving = frontend.connected.is_set() and not stop.is_set() and not front_task.done()
+    if serving:
+        reminders = await _serve(bot, frontend.transport)
+        await _first(front_task, stop.wait())
     log.info("bot.stopping", reason="signal" if stop.is_set() else "whatsapp ended")
     await _stop_reminders(reminders)
+    # Replies in flight are finished while the client is still connected, then it closes.
     finished = await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
     front_stop.set()
     code = await front_task
     log.info("bot.stopped", exit_code=code, drained=finished)
     return code
+
+
+async def _first(*awaitables: Awaitable[object]) -> None:
+    """Wait until the first of ``awaitables`` is done; cancel the helpers made for the rest."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task, original in zip(tasks, awaitables, strict=True):
+        if task is not original and not task.done():
+            task.cancel()
 
 
 async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:

@@ -125,9 +125,14 @@ class Pipeline:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> int:
-        """Start taking messages; re-queue messages a crash left unanswered. Returns their count."""
+        """Re-queue messages a crash left unanswered, then start taking new ones.
+
+        Recovery comes first so a chat's old message is answered before its new ones.
+        Returns how many messages were re-queued.
+        """
+        recovered = await self._recover()
         self._intake_task = asyncio.create_task(self._intake_loop(), name="pipeline-intake")
-        return await self._recover()
+        return recovered
 
     def submit(self, msg: IncomingMessage) -> None:
         """Take one incoming message (sync, in arrival order). Never raises."""

@@ -36,7 +36,7 @@ class FakeTransport:
     fail_sends: int = 0
     downloads: dict[str, bytes] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _changed: asyncio.Condition | None = None
+    _changed: asyncio.Event | None = None
 
     @property
     def identity(self) -> BotIdentity:
@@ -52,7 +52,16 @@ class FakeTransport:
             self.fail_sends -= 1
             raise TransportError("send failed (injected)")
         self.sent.append(item)
+        if self._changed is not None:
+            self._changed.set()
         return item.wa_id
+
+    async def wait_for_sends(self, count: int) -> None:
+        """Wait until at least ``count`` messages have been sent."""
+        while len(self.sent) < count:
+            self._changed = self._changed or asyncio.Event()
+            await self._changed.wait()
+            self._changed.clear()
 
     async def send_text(self, to: str, text: str, *, quoted: IncomingMessage | None = None) -> str:
         """Record a text message."""

@@ -88,6 +88,8 @@ class NeonizeFrontend:
         self._clock = clock if clock is not None else SystemClock()
         self._shutdown_timeout = shutdown_timeout
         self._outcome: asyncio.Future[int] | None = None
+        #: Set once the session is connected and the bot's identity is known.
+        self.connected = asyncio.Event()
         self._watchdog: asyncio.Task[None] | None = None
         self._pairing = False
 
@@ -209,6 +211,7 @@ class NeonizeFrontend:
             client.me = await client.get_me()
         identity = self.transport.identity
         self._log.info("whatsapp.connected", jid=identity.jid, lid=identity.lid)
+        self.connected.set()
         try:
             await client.send_presence(Presence.AVAILABLE)
         except Exception as exc:
