@@ -172,7 +172,7 @@ async def test_a_reminder_arrives_at_its_time_and_after_a_restart(
     fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     """Set through a tool in a replay: delivered at its time; a missed one on the next start."""
-    due = datetime.now(UTC) + timedelta(seconds=1)
+    due = datetime.now(UTC) + timedelta(seconds=5)  # after the subprocess has started
     fake_openai.script(
         ToolCalls([("set_reminder", {"when": due.isoformat(), "text": "stretch"})]),
         Text("Reminder set."),
@@ -181,6 +181,7 @@ async def test_a_reminder_arrives_at_its_time_and_after_a_restart(
     code, sent, err = await replay(fake_openai, tmp_path, [line])
     assert code == 0, err
     assert [s["text"] for s in sent] == ["Reminder set.", "⏰ Reminder: stretch"]
+    assert datetime.now(UTC) >= due  # it came at its time, not before
     assert all(s["to"] == f"{ALICE}@s.whatsapp.net" for s in sent)
 
     # A second reminder, left pending by a run that does not linger...
