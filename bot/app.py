@@ -222,6 +222,7 @@ async def _run_live(bot: Bot, stop: asyncio.Event, factory: Callable[..., LiveFr
     finished = await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
     front_stop.set()
     code = await front_task
+    await bot.pipeline.close()
     log.info("bot.stopped", exit_code=code, drained=finished)
     return code
 
@@ -263,6 +264,7 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     finally:
         await _stop_reminders(reminders)
         await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
+        await bot.pipeline.close()
     log.info("replay.done", bad_lines=bad)
     return 0
 

@@ -119,6 +119,8 @@ class Commands:
         )
 
     async def _forget(self, env: Envelope, args: str) -> str:
+        if env.message.is_group and not is_admin(env, self.settings):
+            return f"In a group, only the bot's admins can use {self.prefix}forget."
         now = self.clock.now()
         state = await self.store.chat_state(env.chat)
         asked = state.forget_asked_at
@@ -126,10 +128,13 @@ class Commands:
             await self.store.update_chat_state(env.chat, forget_asked_at=now)
             return (
                 "This deletes everything I have stored about this chat, here and on the AI "
-                f"server. To go ahead, send {self.prefix}forget confirm within 2 minutes."
+                f"server (only today's token count stays until midnight, for the daily limit). "
+                f"To go ahead, send {self.prefix}forget confirm within 2 minutes."
             )
         await self.backend.forget(env.chat)
-        await self.store.forget_chat(env.chat)
+        await self.store.forget_chat(
+            env.chat, keep_usage_since=start_of_day(now, self.settings.timezone)
+        )
         log.info("chat.forgotten")
         return "Done: everything stored about this chat has been deleted."
 
@@ -164,7 +169,7 @@ class Commands:
         target = await self._target(env, args)
         if target is None:
             await self.store.set_flag(PAUSED_FLAG, self.clock.now().isoformat())
-            return "Paused: I won't answer anyone (except admins) until /resume."
+            return f"Paused: I won't answer anyone (except admins) until {self.prefix}resume."
         await self.store.update_chat_state(target, paused=True)
         return f"Paused for {target}."
 

@@ -88,4 +88,5 @@ async def run_console(
     finally:
         await stop_reminders(reminders)
         await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
+        await bot.pipeline.close()
     return 0

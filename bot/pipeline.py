@@ -158,7 +158,8 @@ class Pipeline:
         """Stop answering new messages, wait up to ``timeout`` s for replies in flight.
 
         Messages that arrive meanwhile are still stored (as received), so the next start
-        answers them. Returns True if everything in flight finished in time.
+        answers them; ``close()`` ends the intake. Returns True if everything in flight
+        finished in time.
         """
         self._accepting = False
         finished = True
@@ -171,12 +172,20 @@ class Pipeline:
                 finished = False
                 await asyncio.gather(*pending, return_exceptions=True)
                 log.warning("pipeline.drain_timeout", unfinished_chats=len(pending))
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._intake.join(), timeout=max(timeout, 1.0))
+        return finished
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Store what is still in the intake queue, then stop taking messages at all.
+
+        Call after the front-end has stopped delivering: until then the intake keeps
+        storing (not answering) what arrives, so nothing WhatsApp delivered is lost.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._intake.join(), timeout=timeout)
         if self._intake_task is not None:
             self._intake_task.cancel()
             await asyncio.gather(self._intake_task, return_exceptions=True)
-        return finished
+            self._intake_task = None
 
     # --- intake: classify, identify, store ------------------------------------------------
 
@@ -302,7 +311,12 @@ class Pipeline:
                         raise
                     except Exception:
                         log.exception("turn.crashed")
-                        await self._fail(batch, "crashed")
+                        try:
+                            await self._fail(batch, "crashed")
+                        except Exception:
+                            # Even recording the failure failed (e.g. the disk is full): the
+                            # messages stay "received" and the next start answers them.
+                            log.exception("turn.fail_record_failed")
         finally:
             # No await between the loop's last check and here: nothing can be queued meanwhile.
             # Left-overs (shutdown) stay "received" in storage and are answered on next start.

@@ -18,6 +18,8 @@ log = structlog.get_logger("bot.reminders")
 
 #: A reminder delivered more than this after its time is marked late.
 LATE_AFTER = timedelta(seconds=60)
+#: After a failed send, wait this long before trying again.
+RETRY_SECONDS = 30.0
 #: Upper bound on one wait, so a changed wall clock is noticed.
 MAX_WAIT_SECONDS = 60.0
 
@@ -30,6 +32,7 @@ class ReminderService:
         self.transport = transport
         self.clock = clock
         self._changed = asyncio.Event()
+        self._failed = False
 
     def wake(self) -> None:
         """A reminder was added or cancelled: look again at what is due next."""
@@ -39,9 +42,12 @@ class ReminderService:
         """Send every reminder due now; return how many were sent."""
         now = self.clock.now()
         sent = 0
+        self._failed = False
         for reminder in await self.store.due_reminders(now):
             if await self._deliver(reminder):
                 sent += 1
+            else:
+                self._failed = True
         return sent
 
     async def _deliver(self, reminder: Reminder) -> bool:
@@ -74,6 +80,9 @@ class ReminderService:
             wait = MAX_WAIT_SECONDS
             if due is not None:
                 wait = min(wait, max(0.0, (due - self.clock.now()).total_seconds()))
+            if self._failed:
+                # WhatsApp is not reachable right now: retry later, not in a tight loop.
+                wait = max(wait, RETRY_SECONDS)
             self._changed.clear()
             sleeper = asyncio.create_task(self.clock.sleep(wait))
             waker = asyncio.create_task(self._changed.wait())

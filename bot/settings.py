@@ -22,6 +22,9 @@ ApiMode = Literal["chat", "assistants", "responses"]
 LogFormat = Literal["auto", "json", "console"]
 GroupMode = Literal["off", "mention", "all"]
 
+#: Upper bound for time windows: large enough for any use, small enough for datetime maths.
+TEN_YEARS = 10 * 365 * 24 * 3600.0
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant chatting on WhatsApp. Answer concisely and in the language "
     "the person writes in."
@@ -50,6 +53,15 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def redact_url(value: str) -> str:
+    """``value`` with any password in a URL (e.g. a postgres DSN) replaced by ``***``."""
+    parsed = urlparse(value)
+    if not parsed.scheme or parsed.password is None:
+        return value
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +110,10 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{name}={getattr(self, name)!r}"
+            f"{name}={redact_url(value)!r}" if isinstance(value, str) else f"{name}={value!r}"
             for name in self.__dataclass_fields__
             if name != "openai_api_key"
+            for value in (getattr(self, name),)
         )
         key = "'***'" if self.openai_api_key is not None else "None"
         return f"Settings(openai_api_key={key}, {shown})"
@@ -263,9 +276,9 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "WHATSAPP_PAIR_PHONE": ("whatsapp_pair_phone", _phone),
     "LOG_LEVEL": ("log_level", _log_level),
     "LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
-    "BOT_OLD_MESSAGE_GRACE_SECONDS": ("bot_old_message_grace_seconds", _float(0)),
-    "BOT_RECOVERY_WINDOW_SECONDS": ("bot_recovery_window_seconds", _float(0)),
-    "BOT_SHUTDOWN_TIMEOUT_SECONDS": ("bot_shutdown_timeout_seconds", _float(0)),
+    "BOT_OLD_MESSAGE_GRACE_SECONDS": ("bot_old_message_grace_seconds", _float(0, TEN_YEARS)),
+    "BOT_RECOVERY_WINDOW_SECONDS": ("bot_recovery_window_seconds", _float(0, TEN_YEARS)),
+    "BOT_SHUTDOWN_TIMEOUT_SECONDS": ("bot_shutdown_timeout_seconds", _float(0, 3600)),
     "TIMEZONE": ("timezone", _timezone),
     "TOOLS_MODULES": ("tools_modules", _csv(_module)),
     "TOOLS_DISABLED": ("tools_disabled", _csv()),
@@ -282,7 +295,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DAILY_TOKEN_BUDGET": ("daily_token_budget", _int(0)),
     "DEBOUNCE_SECONDS": ("debounce_seconds", _float(0, 60)),
     "MAX_MESSAGE_CHARS": ("max_message_chars", _int(200, 65_536)),
-    "HANDOFF_MINUTES": ("handoff_minutes", _float(0)),
+    "HANDOFF_MINUTES": ("handoff_minutes", _float(0, TEN_YEARS / 60)),
 }
 
 #: Every key the bot reads, for documentation checks.

@@ -47,11 +47,23 @@ class ChatStateMixin:
             await conn.execute("UPDATE messages SET in_context = 0 WHERE chat = ?", (chat,))
             await conn.execute("UPDATE replies SET in_context = 0 WHERE chat = ?", (chat,))
 
-    async def forget_chat(self, chat: str) -> None:
-        """Delete everything stored about ``chat`` locally."""
+    async def forget_chat(self, chat: str, *, keep_usage_since: datetime | None = None) -> None:
+        """Delete everything stored about ``chat`` locally.
+
+        With ``keep_usage_since``, token counts from then on stay (they hold no text), so
+        deleting a chat cannot reset today's budget.
+        """
         async with self.db.transaction() as conn:
-            for table in ("replies", "usage", "tool_calls", "threads", "reminders", "chat_state"):
+            for table in ("replies", "tool_calls", "threads", "reminders", "chat_state"):
                 await conn.execute(f"DELETE FROM {table} WHERE chat = ?", (chat,))
+            if keep_usage_since is None:
+                await conn.execute("DELETE FROM usage WHERE chat = ?", (chat,))
+            else:
+                await conn.execute(
+                    "DELETE FROM usage WHERE chat = ? AND created_at < ?",
+                    (chat, keep_usage_since.timestamp()),
+                )
+                await conn.execute("UPDATE usage SET message_id = NULL WHERE chat = ?", (chat,))
             await conn.execute("DELETE FROM messages WHERE chat = ?", (chat,))
 
     async def chat_state(self, chat: str) -> ChatState:

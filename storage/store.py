@@ -434,6 +434,13 @@ class Store(ChatStateMixin, RemindersMixin):
             await conn.execute("UPDATE threads SET active = 0 WHERE chat = ?", (chat,))
         return [(str(r["backend"]), str(r["remote_id"])) for r in rows]
 
+    async def all_threads(self, chat: str) -> list[tuple[str, str]]:
+        """Every thread / conversation ever stored for ``chat``, as (backend, remote_id)."""
+        rows = await self.db.rows(
+            "SELECT backend, remote_id FROM threads WHERE chat = ? ORDER BY id", (chat,)
+        )
+        return [(str(r["backend"]), str(r["remote_id"])) for r in rows]
+
     async def has_history(self, chat: str) -> bool:
         """Whether ``chat`` has any answered message still in context."""
         rows = await self.db.rows(

@@ -65,6 +65,7 @@ async def harness(
         yield Harness(pipeline, store, transport, backend, clock)
     finally:
         await pipeline.drain(timeout=1)
+        await pipeline.close()
 
 
 MakeHarness = Callable[..., Any]

@@ -51,17 +51,17 @@ class FakeFrontend:
 
 async def start(settings: Settings, stop: asyncio.Event) -> tuple[asyncio.Task[int], FakeFrontend]:
     """Run the app with a FakeFrontend; return the task and the front-end once it runs."""
-    made: list[FakeFrontend] = []
+    made: asyncio.Queue[FakeFrontend] = asyncio.Queue()
 
     def factory(*args: Any, **kwargs: Any) -> FakeFrontend:
-        made.append(FakeFrontend(*args, **kwargs))
-        return made[-1]
+        front = FakeFrontend(*args, **kwargs)
+        made.put_nowait(front)
+        return front
 
     task = asyncio.create_task(run(settings, FrontEnd("live"), stop=stop, frontend_factory=factory))
-    while not made:  # the factory is called once the store and backend are ready
-        await asyncio.sleep(0)
-    await made[0].running.wait()
-    return task, made[0]
+    front = await asyncio.wait_for(made.get(), 20)  # made once the store and backend are ready
+    await front.running.wait()
+    return task, front
 
 
 async def test_sigterm_finishes_replies_before_the_client_closes(

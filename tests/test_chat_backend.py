@@ -78,6 +78,7 @@ async def running(
         yield pipeline, transport
     finally:
         await pipeline.drain(timeout=2)
+        await pipeline.close()
         await backend.aclose()
 
 
@@ -252,3 +253,19 @@ async def test_group_context_attributes_each_sender(
     assert messages[0][0] == "system" and "group chat" in messages[0][1]
     assert ("user", "Bob: hi from Bob") in messages
     assert messages[-1] == ("user", "Cy: hi from Cy")
+
+
+async def test_overflow_after_a_tool_ran_is_not_retried(
+    fake_openai: FakeOpenAI, chat_settings: Callable[..., Settings], store: Store
+) -> None:
+    """Trimming would repeat the tool calls (a second reminder): fail honestly instead."""
+    SEEN.clear()
+    async with running(chat_settings(), store, toolbox(FakeClock())) as (pipeline, transport):
+        await say(pipeline, "earlier")  # some history that trimming could drop
+        fake_openai.script(
+            ToolCalls([("lookup_weather", {"city": "Lima"})]),
+            Fail(400, code="context_length_exceeded", type="invalid_request_error"),
+        )
+        await say(pipeline, "weather in Lima?")
+    assert SEEN == [(ALICE_JID, "Lima")]
+    assert transport.texts()[-1] == FAILURE_TEXT

@@ -66,6 +66,19 @@ async def test_forget_needs_confirmation_then_deletes(
         assert "deleted" in h.transport.texts()[-1]
         assert await store.messages(USER_JID) == []
         assert await store.replies(USER_JID) == []
+        # Today's token count stays, so /forget cannot reset the daily budget.
+        assert [u.total_tokens for u in await store.usage_rows(USER_JID)] == [7]
+
+
+async def test_forget_in_a_group_is_for_admins(
+    make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """Any member could wipe a group's shared history: in groups /forget is admin-only."""
+    async with harness(make_settings(ADMIN_NUMBERS=ADMIN), store) as h:
+        await h.send(wa.group_text("/forget", sender=USER))
+        assert "only the bot's admins" in h.transport.texts()[-1]
+        await h.send(wa.group_text("/forget", sender=ADMIN))
+        assert "To go ahead" in h.transport.texts()[-1]
 
 
 async def test_admin_only_commands_refuse_politely(

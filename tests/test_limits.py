@@ -41,11 +41,19 @@ async def test_daily_budget_stops_users_but_not_admins(
 ) -> None:
     """Once today's tokens reach DAILY_TOKEN_BUDGET the user is told when they can go on."""
     settings = make_settings(DAILY_TOKEN_BUDGET=10, ADMIN_NUMBERS="15550009999")
-    async with harness(settings, store) as h:
+    clock, transport = FakeClock(), FakeTransport()
+    async with harness(settings, store, clock=clock, transport=transport) as h:
         for text in ("one", "two", "three", "four"):
-            await h.send(wa.private_text(text, sender=USER))
+            await h.send(wa.private_text(text, sender=USER, timestamp=clock.now()))
         for text in ("a1", "a2", "a3"):
-            await h.send(wa.private_text(text, sender="15550009999"))
+            await h.send(wa.private_text(text, sender="15550009999", timestamp=clock.now()))
         assert [t.text for t in h.backend.turns] == ["one", "two", "a1", "a2", "a3"]
-        budget = [t for t in h.transport.texts() if "budget" in t]
+        budget = [t for t in transport.texts() if "budget" in t]
         assert len(budget) == 1 and "I'll answer again from" in budget[0]
+    async with harness(settings, store, clock=clock, transport=transport) as h:
+        await h.send(wa.private_text("after restart", sender=USER, timestamp=clock.now()))
+        assert h.backend.turns == []  # still over budget, and not told twice
+        assert len([t for t in transport.texts() if "budget" in t]) == 1
+        await clock.advance(24 * 3600)
+        await h.send(wa.private_text("next day", sender=USER, timestamp=clock.now()))
+        assert [t.text for t in h.backend.turns] == ["next day"]

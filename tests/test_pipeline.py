@@ -50,6 +50,7 @@ async def make_pipeline(
     yield make
     for pipeline in started:
         await pipeline.drain(timeout=1)
+        await pipeline.close()
 
 
 async def test_a_private_message_is_stored_then_answered(
@@ -204,6 +205,7 @@ async def test_a_failing_turn_is_honest_and_leaves_context_clean(
     pipeline.submit(to_incoming(wa.private_text("after", sender=ALICE)))
     await pipeline.join()
     assert transport.texts() == [FAILURE_TEXT, "re: after"]
+    assert transport.typing[:2] == [(ALICE_JID, True), (ALICE_JID, False)]  # cleared on error
     states = [(m.text, m.state, m.reason) for m in await store.messages(ALICE_JID)]
     assert states == [("break", "failed", "server_error"), ("after", "answered", None)]
     assert [(e.role, e.text) for e in await store.context(ALICE_JID, 10)] == [
@@ -235,6 +237,7 @@ async def test_a_crash_loses_nothing(
     [stored] = await store.messages(ALICE_JID)
     assert stored.state == "answered"
     await second.drain(timeout=1)
+    await second.close()
 
 
 async def test_shutdown_finishes_replies_in_flight_and_defers_new_ones(
@@ -250,6 +253,7 @@ async def test_shutdown_finishes_replies_in_flight_and_defers_new_ones(
     await asyncio.sleep(0)
     hold.set()
     assert await draining is True
+    await pipeline.stored()
     assert transport.texts() == ["re: in flight"]
     [late] = await store.messages(BOB_JID)
     assert late.state == "received"

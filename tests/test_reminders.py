@@ -191,3 +191,28 @@ def test_the_readme_plugin_example_loads(
     finally:
         for name in [m for m in sys.modules if m.startswith("myplugins")]:
             del sys.modules[name]
+
+
+async def test_a_failed_send_is_retried_later_not_in_a_loop(store: Store) -> None:
+    """While WhatsApp is unreachable, a due reminder is retried every 30 s, not in a spin."""
+    clock, transport = FakeClock(), FakeTransport(fail_sends=1000)
+    await store.add_reminder(
+        chat=ALICE, chat_jid=ALICE, sender=ALICE, text="t", due_at=clock.now() - timedelta(1)
+    )
+    runner = asyncio.create_task(ReminderService(store, transport, clock).run())
+    try:
+        await clock.wait_for_sleepers(1)
+        assert 1000 - transport.fail_sends == 1
+        await clock.advance(29)
+        assert 1000 - transport.fail_sends == 1
+        await clock.advance(1)
+        await clock.wait_for_sleepers(1)
+        assert 1000 - transport.fail_sends == 2
+        transport.fail_sends = 0
+        await clock.advance(30)
+        await clock.wait_for_sleepers(1)
+        [sent] = transport.sent
+        assert sent.text.startswith("⏰ Reminder: t")
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)

@@ -25,7 +25,6 @@ from neonize.aioze.events import (
     LoggedOutEv,
     MessageEv,
     PairStatusEv,
-    StreamReplacedEv,
     TemporaryBanEv,
 )
 from neonize.utils.enum import Presence
@@ -34,6 +33,7 @@ from bot.clock import Clock, SystemClock
 from bot.errors import TransportError
 from bot.jid import from_proto
 from bot.messages import IncomingMessage
+from bot.settings import redact_url
 from bot.whatsapp.convert import to_incoming
 from bot.whatsapp.neonize_transport import NeonizeTransport
 
@@ -43,6 +43,8 @@ _log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+#: Disconnected this long without a reconnect: log an error (and again each period).
+OFFLINE_WARN_SECONDS = 300.0
 
 #: Loggers neonize writes to: its own, the Go log bridge ("whatsmeow.*", "Whatsmeow.Database").
 _NEONIZE_LOGGERS = ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow")
@@ -92,6 +94,7 @@ class NeonizeFrontend:
         self.connected = asyncio.Event()
         self._watchdog: asyncio.Task[None] | None = None
         self._pairing = False
+        self._offline_watch: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> int:
         """Connect and serve until ``stop`` is set (0) or the session cannot go on (1)."""
@@ -101,7 +104,7 @@ class NeonizeFrontend:
         client = self._client_factory(self._session)
         self.transport.attach(client)
         self._register(client)
-        self._log.info("whatsapp.connecting", session=self._session)
+        self._log.info("whatsapp.connecting", session=redact_url(self._session))
         session: asyncio.Future[Any] | None = None
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -120,6 +123,7 @@ class NeonizeFrontend:
         finally:
             stopping.cancel()
             self._cancel_watchdog()
+            self._cancel_offline_watch()
             await self._shutdown(client, session)
 
     def _exit_code(self, stop: asyncio.Event, session: asyncio.Future[Any]) -> int:
@@ -181,13 +185,16 @@ class NeonizeFrontend:
         on(PairStatusEv)(self._guard("pair_status", self._on_pair_status))
         relink = (
             f"the session was logged out (device unlinked): delete the session file "
-            f"{self._session!r} (WHATSAPP_SESSION) and run again to pair with a new QR code"
+            f"{redact_url(self._session)!r} (WHATSAPP_SESSION) and run again to pair with a "
+            "new QR code"
         )
-        replaced = "another process connected with the same WhatsApp session; stop one of them"
         banned = "WhatsApp temporarily banned this account; whatsmeow will not reconnect"
+        # StreamReplacedEv is deliberately not subscribed: Go only serialises subscribed
+        # events, and serialising its empty payload panics in Go and kills the process
+        # (neonize issue #194). A replaced stream shows up as a disconnect with no
+        # reconnect, which the offline watchdog reports.
         for event_type, name, hint in (
             (LoggedOutEv, "logged_out", relink),
-            (StreamReplacedEv, "stream_replaced", replaced),
             (TemporaryBanEv, "temporary_ban", banned),
         ):
             on(event_type)(self._guard(name, self._ends_run(f"whatsapp.{name}", hint)))
@@ -207,6 +214,9 @@ class NeonizeFrontend:
     async def _on_connected(self, client: NewAClient, event: ConnectedEv) -> None:
         """Log who we are and announce presence; runs again after every reconnect."""
         self._cancel_watchdog()
+        if self._offline_watch is not None:
+            self._offline_watch.cancel()
+            self._offline_watch = None
         if client.me is None:
             client.me = await client.get_me()
         identity = self.transport.identity
@@ -218,17 +228,32 @@ class NeonizeFrontend:
             self._log.warning("whatsapp.presence_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _on_disconnected(self, client: NewAClient, event: DisconnectedEv) -> None:
-        """whatsmeow reconnects by itself; just say so."""
+        """whatsmeow reconnects by itself; say so, and say louder if it does not."""
         self._log.warning("whatsapp.disconnected", hint="whatsmeow reconnects automatically")
+        if self._offline_watch is None or self._offline_watch.done():
+            self._offline_watch = asyncio.get_running_loop().create_task(self._still_offline())
+
+    async def _still_offline(self) -> None:
+        """Log an error while the session stays disconnected (the network, or a takeover)."""
+        while True:
+            await self._clock.sleep(OFFLINE_WARN_SECONDS)
+            self._log.error(
+                "whatsapp.still_disconnected",
+                minutes=OFFLINE_WARN_SECONDS / 60,
+                hint=(
+                    "no reconnect yet: check the network; if another process uses the same "
+                    "WHATSAPP_SESSION (stream replaced), stop one of them and restart this one"
+                ),
+            )
 
     def _ends_run(self, event_name: str, hint: str) -> Handler[object]:
         """A handler that logs ``event_name`` and ends ``run`` with exit code 1.
 
-        It never reads the event's payload: empty StreamReplaced-style payloads have made Go panic.
+        It never reads the event's payload.
         """
 
         async def handler(client: NewAClient, event: object) -> None:
-            self._log.error(event_name, session=self._session, hint=hint)
+            self._log.error(event_name, session=redact_url(self._session), hint=hint)
             self._finish(EXIT_FAILED)
 
         return handler
@@ -295,3 +320,9 @@ class NeonizeFrontend:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+
+    def _cancel_offline_watch(self) -> None:
+        """Stop the offline watchdog (shutting down)."""
+        if self._offline_watch is not None:
+            self._offline_watch.cancel()
+            self._offline_watch = None

@@ -138,9 +138,6 @@ class AssistantsBackend(ServerSideBackend):
         )
         return thread.id
 
-    async def _delete_remote(self, remote_id: str) -> None:
-        await self.client.beta.threads.delete(remote_id)
-
     # --- a turn ------------------------------------------------------------------------------
 
     async def reply(self, turn: Turn) -> Reply:

@@ -13,6 +13,7 @@ from bot.errors import ReplyError
 from bot.settings import Settings
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.errors import translate
+from helpers.backends.server_side import delete_remote_contexts
 from helpers.tools.box import ToolBox, records
 from helpers.tools.registry import ToolCall
 from storage.store import ContextEntry, Store
@@ -76,7 +77,8 @@ class ChatBackend:
         await self.store.retire_threads(chat)
 
     async def forget(self, chat: str) -> None:
-        """Nothing server-side to delete."""
+        """Delete any thread / conversation earlier server-side modes left for ``chat``."""
+        await delete_remote_contexts(self.client, self.store, chat)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -91,10 +93,14 @@ class ChatBackend:
                 *history_messages(history, is_group=turn.is_group),
                 {"role": "user", "content": user_content(turn)},
             ]
+            fresh = len(messages)
             try:
                 return await self._complete(messages, turn)
             except openai.BadRequestError as exc:
-                if exc.code != "context_length_exceeded" or not history:
+                # Retrying with less history is only safe before any tool has run:
+                # a second attempt would run them (e.g. set_reminder) again.
+                tools_ran = len(messages) > fresh
+                if exc.code != "context_length_exceeded" or not history or tools_ran:
                     raise translate(exc) from exc
                 history = history[len(history) // 2 + 1 :]
                 log.warning("chat.context_trimmed", kept=len(history))

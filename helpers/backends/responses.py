@@ -76,9 +76,6 @@ class ResponsesBackend(ServerSideBackend):
         )
         return conversation.id
 
-    async def _delete_remote(self, remote_id: str) -> None:
-        await self.client.conversations.delete(remote_id)
-
     async def reply(self, turn: Turn) -> Reply:
         """Answer ``turn`` on the chat's conversation, running tools until a final message."""
         try:

@@ -7,6 +7,8 @@ the backend that made it, and reused across restarts. A chat that already has lo
 
 from __future__ import annotations
 
+import warnings
+
 import openai
 import structlog
 from openai import AsyncOpenAI
@@ -33,6 +35,24 @@ def vanished(exc: BaseException, remote_id: str) -> bool:
     return isinstance(exc, openai.NotFoundError) and remote_id in (exc.message or "")
 
 
+async def delete_remote_contexts(client: AsyncOpenAI, store: Store, chat: str) -> None:
+    """Delete on the server every thread and conversation stored for ``chat``, active or
+    retired (by /reset or a mode switch); failures are logged, never raised."""
+    for backend, remote in await store.all_threads(chat):
+        try:
+            if backend == "responses":
+                await client.conversations.delete(remote)
+            elif backend == "assistants":
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    await client.beta.threads.delete(remote)
+        except openai.NotFoundError:
+            pass  # already gone
+        except Exception as exc:
+            log.warning("thread.delete_failed", backend=backend, remote_id=remote, error=str(exc))
+    await store.retire_threads(chat)
+
+
 class ServerSideBackend:
     """Base for backends whose conversation lives on the server."""
 
@@ -48,10 +68,6 @@ class ServerSideBackend:
 
     async def _create_remote(self, seed: list[ContextEntry], turn: Turn) -> str:
         """Create the thread / conversation for ``turn.chat``, seeded with ``seed``."""
-        raise NotImplementedError
-
-    async def _delete_remote(self, remote_id: str) -> None:
-        """Delete a thread / conversation on the server."""
         raise NotImplementedError
 
     async def remote_id(self, turn: Turn) -> str:
@@ -83,15 +99,8 @@ class ServerSideBackend:
         await self.store.retire_threads(chat)
 
     async def forget(self, chat: str) -> None:
-        """Delete the chat's remote context made by this backend (best effort)."""
-        remote = await self.store.thread_for(chat, self.mode)
-        await self.store.retire_threads(chat)
-        if remote is None:
-            return
-        try:
-            await self._delete_remote(remote)
-        except Exception as exc:
-            log.warning("thread.delete_failed", backend=self.mode, remote_id=remote, error=str(exc))
+        """Delete every thread / conversation ever made for ``chat`` (best effort)."""
+        await delete_remote_contexts(self.client, self.store, chat)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
