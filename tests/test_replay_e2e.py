@@ -270,3 +270,25 @@ async def test_assistants_mode_refuses_to_start_when_the_api_is_gone(
     assert code == 2
     assert sent == []
     assert "OPENAI_API_MODE=responses" in err and "2026-08-26" in err
+
+
+async def test_console_chats_as_one_user(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """--console: typed lines are that user's messages; answers and commands print."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        "--console",
+        "--sender",
+        f"{ALICE}@s.whatsapp.net",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env=bot_env(fake_openai, tmp_path),
+    )
+    out, err = await asyncio.wait_for(proc.communicate(b"hello bot\n/stats\n"), 60)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "bot> echo: hello bot" in text
+    assert "Today: 1 messages" in text
+    assert fake_openai.calls[-1].last_user_text == "hello bot"
