@@ -24,8 +24,10 @@ from bot.settings import Settings
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend
 from helpers.backends.factory import build_backend
+from helpers.openai_client import build_client
 from helpers.tools.box import ToolBox
 from helpers.tools.builtin import build_registry
+from helpers.transcription import Transcriber
 from storage.store import Store
 
 log = structlog.get_logger("bot.app")
@@ -93,6 +95,11 @@ async def wire(
             services=services,
         )
         backend = build_backend(settings, store, tools)
+        transcriber = (
+            Transcriber(build_client(settings), settings.openai_transcription_model)
+            if settings.openai_transcription_model
+            else None
+        )
         try:
             await backend.preflight()
             commands = Commands(
@@ -107,6 +114,7 @@ async def wire(
                 started_at=started_at,
                 commands=commands,
                 gate=Gate(settings, store, clock),
+                transcriber=transcriber,
             )
             reminders = None
             if "set_reminder" in tools.registry.names():
@@ -117,6 +125,8 @@ async def wire(
             yield Bot(settings, store, backend, pipeline, reminders, tools)
         finally:
             await backend.aclose()
+            if transcriber is not None:
+                await transcriber.aclose()
 
 
 async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.clock import Clock
+from bot.intake import Envelope
 from bot.limits import PAUSED_FLAG, is_admin, start_of_day
-from bot.pipeline import Envelope
 from bot.settings import Settings
 from helpers.backends.base import ReplyBackend
 from storage.store import Store

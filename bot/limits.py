@@ -14,7 +14,8 @@ import structlog
 
 from bot import jid
 from bot.clock import Clock
-from bot.pipeline import OPEN, Envelope, GateVerdict
+from bot.intake import Envelope
+from bot.pipeline import OPEN, GateVerdict
 from bot.settings import Settings
 from storage.store import Store
 

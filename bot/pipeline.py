@@ -11,41 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
-from bot import jid
 from bot.clock import Clock, SystemClock
-from bot.errors import ReplyError, TransportError
-from bot.messages import NON_USER_KINDS, IncomingMessage, MessageKind
-from bot.rules import Verdict, classify, is_command, not_before
+from bot.errors import ReplyError
+from bot.intake import Envelope, Intake
+from bot.media import MediaReader, Transcribes
+from bot.messages import IncomingMessage, MessageKind
+from bot.outbox import Outbox, quietly
+from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
-from helpers.backends.base import Reply, ReplyBackend, Turn, TurnImage
-from helpers.formatting import markdown_to_whatsapp
-from helpers.splitting import split_message
-from storage.store import NewMessage, Store, StoredMessage, ToolCallRow, UsageRow
+from helpers.backends.base import ReplyBackend, Turn, TurnImage
+from storage.store import Store, StoredMessage, ToolCallRow, UsageRow
 
 log = structlog.get_logger("bot.pipeline")
 
 FAILURE_TEXT = "Sorry, I couldn't answer just now. Please try again in a moment."
-UNREADABLE_TEXT = "Sorry, I can only read text and pictures for now. Could you type it for me?"
-TYPING_REFRESH_SECONDS = 10.0
-SENT_IDS_KEPT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A stored incoming message on its way through a chat's queue."""
-
-    row_id: int
-    chat: str
-    sender: str
-    message: IncomingMessage
+UNREADABLE_TEXT = "Sorry, I couldn't read that kind of message. Could you type it for me?"
 
 
 #: Answers a command message (``/help``...) with the text to send, or None to say nothing.
@@ -80,6 +68,7 @@ class Pipeline:
         started_at: datetime | None = None,
         commands: CommandHandler | None = None,
         gate: Gate | None = None,
+        transcriber: Transcribes | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -94,7 +83,16 @@ class Pipeline:
         self._chats: dict[str, deque[Envelope]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._replies = asyncio.Semaphore(settings.max_concurrent_replies)
-        self._sent_ids: OrderedDict[str, None] = OrderedDict()
+        self.outbox = Outbox(lambda: self.transport, settings.max_message_chars)
+        self.intake = Intake(
+            settings=settings,
+            store=store,
+            clock=self.clock,
+            started_at=self.started_at,
+            outbox=self.outbox,
+            transport=lambda: self.transport,
+        )
+        self.media = MediaReader(lambda: self.transport, transcriber)
         self._accepting = True
 
     # --- wiring ------------------------------------------------------------------------------
@@ -109,18 +107,6 @@ class Pipeline:
     def bind_transport(self, transport: Transport) -> None:
         """Attach the front-end's transport (live front-ends create it after the pipeline)."""
         self._transport = transport
-
-    def remember_sent(self, wa_id: str) -> None:
-        """Record an id the bot sent (to recognise replies to the bot and its own echoes)."""
-        self._sent_ids[wa_id] = None
-        self._sent_ids.move_to_end(wa_id)
-        while len(self._sent_ids) > SENT_IDS_KEPT:
-            self._sent_ids.popitem(last=False)
-
-    @property
-    def sent_ids(self) -> frozenset[str]:
-        """The ids of messages the bot sent recently."""
-        return frozenset(self._sent_ids)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -193,97 +179,17 @@ class Pipeline:
         while True:
             msg = await self._intake.get()
             try:
-                await self._accept(msg)
+                env = await self.intake.accept(msg)
+                if env is None:
+                    continue
+                if not self._accepting:
+                    log.info("message.deferred", why="shutting down", message_id=msg.id)
+                    continue
+                self._dispatch(env)
             except Exception:
                 log.exception("message.intake_failed", message_id=msg.id, chat=msg.chat_jid)
             finally:
                 self._intake.task_done()
-
-    async def _chat_key(self, msg: IncomingMessage) -> tuple[str, str]:
-        """The chat key and the canonical sender of ``msg``."""
-        if msg.is_group:
-            sender = await self.store.canonical_sender([msg.sender_jid, msg.sender_alt_jid or ""])
-            return msg.chat_jid, sender
-        if msg.is_from_me:
-            chat = await self.store.canonical_sender([msg.chat_jid, msg.chat_alt_jid or ""])
-            return chat, msg.sender_jid
-        ids = [msg.sender_jid, msg.sender_alt_jid or "", msg.chat_jid, msg.chat_alt_jid or ""]
-        sender = await self.store.canonical_sender(ids)
-        return sender, sender
-
-    async def _accept(self, msg: IncomingMessage) -> None:
-        bound = structlog.contextvars.bound_contextvars(message_id=msg.id)
-        with bound:
-            if not msg.id or not (msg.chat_jid or msg.sender_jid):
-                log.warning("message.malformed", kind=str(msg.kind))
-                return
-            if msg.is_from_me and msg.id in self._sent_ids:
-                return  # our own message echoed back by WhatsApp
-            verdict = classify(
-                msg,
-                me=self.transport.identity,
-                settings=self.settings,
-                not_before=not_before(self.started_at, self.settings.bot_old_message_grace_seconds),
-                sent_ids=self._sent_ids.keys(),  # type: ignore[arg-type]
-            )
-            if jid.is_status_broadcast(msg.chat_jid) or jid.is_newsletter(msg.chat_jid):
-                log.debug("message.ignored", reason=verdict.reason)
-                return  # not a chat the bot takes part in: nothing to file it under
-            verdict = self._access_verdict(msg, verdict)
-            chat, sender = await self._chat_key(msg)
-            with structlog.contextvars.bound_contextvars(chat=chat):
-                if msg.is_from_me:
-                    await self._owner_wrote(chat, msg)
-                row_id = await self.store.add_message(
-                    NewMessage(
-                        chat=chat,
-                        chat_jid=msg.chat_jid,
-                        wa_id=msg.id,
-                        sender=sender,
-                        sender_name=msg.sender_name,
-                        kind=str(msg.kind),
-                        text=msg.text,
-                        is_group=msg.is_group,
-                        sent_at=msg.timestamp,
-                        received_at=self.clock.now(),
-                        state="received" if verdict.answer else "ignored",
-                        reason=verdict.reason,
-                    )
-                )
-                if row_id is None:
-                    log.info("message.duplicate")
-                    return
-                if not verdict.answer:
-                    log.info("message.ignored", reason=verdict.reason)
-                    return
-                log.info("message.received", kind=str(msg.kind), group=msg.is_group)
-                log.debug("message.text", text=msg.text)
-                if not self._accepting:
-                    log.info("message.deferred", why="shutting down")
-                    return
-                self._dispatch(Envelope(row_id, chat, sender, msg))
-
-    def _access_verdict(self, msg: IncomingMessage, verdict: Verdict) -> Verdict:
-        """Apply ALLOWED_NUMBERS / BLOCKED_NUMBERS to the sender's every known id."""
-        if not verdict.answer:
-            return verdict
-        users = {jid.user_of(j) for j in (msg.sender_jid, msg.sender_alt_jid) if j}
-        if users & set(self.settings.blocked_numbers):
-            return Verdict.ignore("blocked")
-        allowed = set(self.settings.allowed_numbers) | set(self.settings.admin_numbers)
-        if self.settings.allowed_numbers and not users & allowed:
-            return Verdict.ignore("not_allowed")
-        return verdict
-
-    async def _owner_wrote(self, chat: str, msg: IncomingMessage) -> None:
-        """The phone's owner typed in ``chat``: the bot steps back for HANDOFF_MINUTES."""
-        if msg.kind in NON_USER_KINDS or self.settings.handoff_minutes <= 0:
-            return
-        if msg.timestamp < not_before(self.started_at, self.settings.bot_old_message_grace_seconds):
-            return
-        until = self.clock.now() + timedelta(minutes=self.settings.handoff_minutes)
-        await self.store.update_chat_state(chat, handoff_until=until)
-        log.info("chat.handoff", until=until.isoformat())
 
     # --- per-chat workers --------------------------------------------------------------------
 
@@ -355,7 +261,7 @@ class Pipeline:
             if not verdict.allowed:
                 ids = [e.row_id for e in batch]
                 if verdict.notice:
-                    wa_ids = await self._send(last, verdict.notice)
+                    wa_ids = await self.outbox.text(last.message, verdict.notice)
                     await self.store.record_turn(
                         chat=last.chat,
                         sender=last.sender,
@@ -377,7 +283,7 @@ class Pipeline:
         # Filed as a command before it runs, so /stats does not count itself.
         await self.store.set_state([env.row_id], "ignored", "command")
         text = await self.commands(env)
-        wa_ids = await self._send(env, text) if text else []
+        wa_ids = await self.outbox.text(env.message, text) if text else []
         if await self.store.message(env.row_id) is None:
             log.info("command.handled", recorded=False)
             return  # /forget removed the chat, this command included: keep it that way
@@ -396,7 +302,7 @@ class Pipeline:
     async def _answer(self, batch: list[Envelope]) -> None:
         last = batch[-1]
         for env in batch:
-            await self._quietly(self.transport.mark_read(env.message), "mark_read")
+            await quietly(self.transport.mark_read(env.message), "mark_read")
         turn = await self._turn(batch)
         if not turn.text.strip() and not turn.images:
             # A voice note, sticker-like media or a file without a caption: nothing to read.
@@ -405,15 +311,15 @@ class Pipeline:
                 sender=last.sender,
                 message_ids=[e.row_id for e in batch],
                 reply_text=UNREADABLE_TEXT,
-                wa_ids=await self._send(last, UNREADABLE_TEXT),
+                wa_ids=await self.outbox.text(last.message, UNREADABLE_TEXT),
                 state="ignored",
                 reason="unreadable",
                 kind="notice",
             )
             log.info("turn.unreadable", kind=str(last.message.kind))
             return
-        await self._quietly(self.transport.set_typing(last.message.chat_jid, True), "typing")
-        typing = asyncio.create_task(self._keep_typing(last.message.chat_jid))
+        await quietly(self.transport.set_typing(last.message.chat_jid, True), "typing")
+        typing = asyncio.create_task(self.outbox.keep_typing(last.message.chat_jid))
         started = self.clock.monotonic()
         try:
             async with self._replies:
@@ -425,8 +331,8 @@ class Pipeline:
         finally:
             typing.cancel()
             await asyncio.gather(typing, return_exceptions=True)
-            await self._quietly(self.transport.set_typing(last.message.chat_jid, False), "typing")
-        wa_ids = await self._deliver(last, reply)
+            await quietly(self.transport.set_typing(last.message.chat_jid, False), "typing")
+        wa_ids = await self.outbox.reply(last.message, reply)
         await self.store.record_turn(
             chat=last.chat,
             sender=last.sender,
@@ -454,69 +360,33 @@ class Pipeline:
 
     async def _turn(self, batch: list[Envelope]) -> Turn:
         last = batch[-1]
+        texts: list[str] = []
         images: list[TurnImage] = []
         for env in batch:
-            media = env.message.media
-            if (
-                env.message.kind == MessageKind.IMAGE
-                and media is not None
-                and env.message.raw is not None
-            ):
-                try:
-                    data = await self.transport.download(env.message)
-                    images.append(TurnImage(data, media.mimetype or "image/jpeg"))
-                except TransportError as exc:
-                    log.warning("media.download_failed", error=str(exc))
-        text = "\n".join(e.message.text for e in batch if e.message.text)
+            read = await self.media.read(env.message)
+            if read.transcribed:  # keep what the voice note said, for the context
+                await self.store.set_message_text(env.row_id, read.text)
+            if read.text:
+                texts.append(read.text)
+            if read.image is not None:
+                images.append(read.image)
         return Turn(
             chat=last.chat,
             chat_jid=last.message.chat_jid,
             sender=last.sender,
             sender_name=last.message.sender_name,
-            text=text,
+            text="\n".join(texts),
             is_group=last.message.is_group,
             message_ids=tuple(e.row_id for e in batch),
             images=tuple(images),
         )
-
-    async def _deliver(self, env: Envelope, reply: Reply) -> list[str]:
-        """Send a reply: text parts in order (the first quotes in groups), then media."""
-        wa_ids: list[str] = []
-        text = markdown_to_whatsapp(reply.text) if reply.text.strip() else ""
-        if text:
-            wa_ids += await self._send(env, text)
-        quoted = env.message if env.message.is_group and not wa_ids else None
-        for media in reply.media:
-            media = replace(
-                media, caption=markdown_to_whatsapp(media.caption) if media.caption else ""
-            )
-            try:
-                wa_id = await self.transport.send_media(env.message.chat_jid, media, quoted=quoted)
-            except TransportError as exc:
-                log.warning("reply.media_failed", error=str(exc))
-                continue
-            self.remember_sent(wa_id)
-            wa_ids.append(wa_id)
-            quoted = None
-        return wa_ids
-
-    async def _send(self, env: Envelope, text: str) -> list[str]:
-        """Send ``text`` to the envelope's chat, split under MAX_MESSAGE_CHARS."""
-        wa_ids: list[str] = []
-        quoted: IncomingMessage | None = env.message if env.message.is_group else None
-        for part in split_message(text, self.settings.max_message_chars):
-            wa_id = await self.transport.send_text(env.message.chat_jid, part, quoted=quoted)
-            self.remember_sent(wa_id)
-            wa_ids.append(wa_id)
-            quoted = None
-        return wa_ids
 
     async def _fail(self, batch: list[Envelope], cause: str) -> None:
         """Tell the user honestly that no answer came, and record the turn as failed."""
         last = batch[-1]
         wa_ids: list[str] = []
         try:
-            wa_ids = await self._send(last, FAILURE_TEXT)
+            wa_ids = await self.outbox.text(last.message, FAILURE_TEXT)
         except Exception as exc:
             log.warning("reply.failure_notice_failed", error=str(exc))
         await self.store.record_turn(
@@ -529,19 +399,6 @@ class Pipeline:
             reason=cause,
             kind="error",
         )
-
-    async def _keep_typing(self, chat_jid: str) -> None:
-        """WhatsApp drops "typing..." after a while: refresh it during long replies."""
-        while True:
-            await asyncio.sleep(TYPING_REFRESH_SECONDS)
-            await self._quietly(self.transport.set_typing(chat_jid, True), "typing")
-
-    async def _quietly(self, op: Awaitable[None], what: str) -> None:
-        """Run a best-effort transport call (read receipt, typing): log failures, go on."""
-        try:
-            await op
-        except Exception as exc:
-            log.warning("transport.best_effort_failed", op=what, error=str(exc))
 
     # --- crash recovery ------------------------------------------------------------------
 

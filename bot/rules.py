@@ -123,3 +123,16 @@ def _group_verdict(
 def not_before(started_at: datetime, grace_seconds: float) -> datetime:
     """Messages sent before this moment are too old to answer."""
     return started_at - timedelta(seconds=grace_seconds)
+
+
+def access_verdict(msg: IncomingMessage, verdict: Verdict, settings: Settings) -> Verdict:
+    """Apply BLOCKED_NUMBERS / ALLOWED_NUMBERS to every id the sender is known by."""
+    if not verdict.answer:
+        return verdict
+    users = {jid.user_of(j) for j in (msg.sender_jid, msg.sender_alt_jid) if j}
+    if users & set(settings.blocked_numbers):
+        return Verdict.ignore("blocked")
+    allowed = set(settings.allowed_numbers) | set(settings.admin_numbers)
+    if settings.allowed_numbers and not users & allowed:
+        return Verdict.ignore("not_allowed")
+    return verdict

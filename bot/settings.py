@@ -79,6 +79,7 @@ class Settings:
     openai_stream: bool = True
     openai_poll_interval_ms: int = 100
     openai_max_completion_tokens: int | None = None
+    openai_transcription_model: str | None = "gpt-4o-mini-transcribe"
     ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_conversation_history: int = 20
     max_concurrent_replies: int = 32
@@ -120,6 +121,11 @@ class Settings:
 
 
 # --- parsers: each returns the value or raises ValueError(reason) -------------------------
+
+
+def _model_or_off(raw: str) -> str | None:
+    value = raw.strip()
+    return None if value.lower() == "off" else value
 
 
 def _str(raw: str) -> str:
@@ -268,6 +274,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "OPENAI_STREAM": ("openai_stream", _bool),
     "OPENAI_POLL_INTERVAL_MS": ("openai_poll_interval_ms", _int(10, 10_000)),
     "OPENAI_MAX_COMPLETION_TOKENS": ("openai_max_completion_tokens", _int(1)),
+    "OPENAI_TRANSCRIPTION_MODEL": ("openai_transcription_model", _model_or_off),
     "AI_SYSTEM_PROMPT": ("ai_system_prompt", _str),
     "MAX_CONVERSATION_HISTORY": ("max_conversation_history", _int(0, 1000)),
     "MAX_CONCURRENT_REPLIES": ("max_concurrent_replies", _int(1, 10_000)),

@@ -240,6 +240,11 @@ class Store(ChatStateMixin, RemindersMixin):
                 [(state, reason, i) for i in ids],
             )
 
+    async def set_message_text(self, message_id: int, text: str) -> None:
+        """Replace a stored message's text (e.g. with a voice note's transcript)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE messages SET text = ? WHERE id = ?", (text, message_id))
+
     async def pending_messages(self, since: datetime) -> list[StoredMessage]:
         """Messages still ``received`` (a crash interrupted them) stored at or after ``since``."""
         rows = await self.db.rows(

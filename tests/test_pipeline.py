@@ -12,9 +12,12 @@ import pytest
 from bot.pipeline import FAILURE_TEXT, UNREADABLE_TEXT, Pipeline
 from bot.settings import Settings
 from bot.whatsapp.convert import to_incoming
+from helpers.openai_client import build_client
+from helpers.transcription import Transcriber
 from storage.store import Store
 from tests import wa_events as wa
 from tests.backends import ScriptedBackend
+from tests.fake_openai import FakeOpenAI
 from tests.fakes import FakeTransport
 
 ALICE = "15550001111"
@@ -284,3 +287,39 @@ async def test_a_voice_note_gets_a_polite_notice_not_silence(
     assert transport.texts() == [UNREADABLE_TEXT]
     [stored] = await store.messages(ALICE_JID)
     assert (stored.kind, stored.state, stored.reason) == ("voice", "ignored", "unreadable")
+
+
+async def test_a_voice_note_is_transcribed_and_answered(
+    make_settings: Any, store: Store, transport: FakeTransport, fake_openai: FakeOpenAI
+) -> None:
+    """A voice note is downloaded, transcribed, answered like text and kept as its text."""
+    settings = make_settings(OPENAI_BASE_URL=fake_openai.base_url)
+    assert settings.openai_transcription_model is not None
+    transcriber = Transcriber(build_client(settings), settings.openai_transcription_model)
+    backend = ScriptedBackend()
+    pipeline = Pipeline(
+        settings=settings,
+        store=store,
+        backend=backend,
+        transport=transport,
+        transcriber=transcriber,
+    )
+    await pipeline.start()
+    note = wa.voice_note(seconds=3, sender=ALICE, msg_id="VOICE1")
+    transport.downloads["VOICE1"] = b"OggS" + bytes(200)
+    fake_openai.script_transcripts("please remind me to buy milk")
+    pipeline.submit(to_incoming(note))
+    await pipeline.join()
+    await pipeline.drain(timeout=1)
+    await pipeline.close()
+    await transcriber.aclose()
+    assert [t.text for t in backend.turns] == ["please remind me to buy milk"]
+    assert transport.texts() == ["re: please remind me to buy milk"]
+    [stored] = await store.messages(ALICE_JID)
+    assert (stored.kind, stored.text, stored.state) == (
+        "voice",
+        "please remind me to buy milk",
+        "answered",
+    )
+    [upload] = fake_openai.requests_to("/audio/transcriptions")
+    assert upload.body["model"] == "gpt-4o-mini-transcribe"
