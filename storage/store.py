@@ -16,7 +16,9 @@ from typing import Literal
 
 from storage.chats import ChatStateMixin
 from storage.db import Database
+from storage.identities import IdentitiesMixin
 from storage.reminders import RemindersMixin
+from storage.threads import ThreadsMixin
 
 MessageState = Literal["received", "answered", "failed", "ignored"]
 
@@ -117,7 +119,7 @@ def _message(row: object) -> StoredMessage:
     )
 
 
-class Store(ChatStateMixin, RemindersMixin):
+class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
     """Messages, replies, identities, server-side thread ids, usage, tool calls, reminders."""
 
     def __init__(self, db: Database) -> None:
@@ -132,63 +134,6 @@ class Store(ChatStateMixin, RemindersMixin):
             yield cls(db)
         finally:
             await db.close()
-
-    # --- identities ---------------------------------------------------------------------
-
-    async def canonical_sender(self, ids: Sequence[str]) -> str:
-        """The one key for a person seen under ``ids`` (phone JID and/or LID), recording aliases.
-
-        The first id ever seen for a person stays their key; ids learnt later map to it. When
-        two known keys turn out to be one person, the younger one is merged into the older.
-        """
-        ids = [i for i in dict.fromkeys(ids) if i]
-        if not ids:
-            raise ValueError("canonical_sender needs at least one id")
-        marks = ",".join("?" * len(ids))
-        rows = await self.db.rows(
-            f"SELECT alias, canonical, created_at FROM identities WHERE alias IN ({marks})",
-            ids,
-        )
-        found = {str(r["alias"]): (str(r["canonical"]), float(r["created_at"])) for r in rows}
-        if len(found) == len(ids) and len({c for c, _ in found.values()}) == 1:
-            return next(iter(found.values()))[0]
-        now = datetime.now(UTC).timestamp()
-        async with self.db.transaction() as conn:
-            if found:
-                canonical = min(found.values(), key=lambda item: item[1])[0]
-                for other in {c for c, _ in found.values()} - {canonical}:
-                    await self._merge_identity(other, canonical)
-            else:
-                phones = [i for i in ids if i.endswith("@s.whatsapp.net")]
-                canonical = phones[0] if phones else ids[0]
-            await conn.executemany(
-                "INSERT INTO identities (alias, canonical, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (alias) DO UPDATE SET canonical = excluded.canonical",
-                [(i, canonical, now) for i in ids],
-            )
-        return canonical
-
-    async def _merge_identity(self, old: str, new: str) -> None:
-        """File everything stored under key ``old`` under ``new`` (inside a transaction)."""
-        conn = self.db.conn
-        await conn.execute("UPDATE identities SET canonical = ? WHERE canonical = ?", (new, old))
-        await conn.execute(
-            "UPDATE OR IGNORE messages SET chat = ? WHERE chat = ? AND is_group = 0", (new, old)
-        )
-        await conn.execute("UPDATE messages SET sender = ? WHERE sender = ?", (new, old))
-        await conn.execute("UPDATE replies SET chat = ? WHERE chat = ?", (new, old))
-        await conn.execute("UPDATE usage SET chat = ? WHERE chat = ?", (new, old))
-        await conn.execute("UPDATE usage SET sender = ? WHERE sender = ?", (new, old))
-        await conn.execute("UPDATE threads SET active = 0 WHERE chat = ?", (old,))
-        await conn.execute("UPDATE threads SET chat = ? WHERE chat = ?", (new, old))
-        await conn.execute("UPDATE reminders SET chat = ? WHERE chat = ?", (new, old))
-
-    async def aliases(self, canonical: str) -> list[str]:
-        """Every id recorded for the person filed under ``canonical``."""
-        rows = await self.db.rows(
-            "SELECT alias FROM identities WHERE canonical = ? ORDER BY alias", (canonical,)
-        )
-        return [str(r["alias"]) for r in rows]
 
     # --- incoming messages --------------------------------------------------------------
 
@@ -406,45 +351,6 @@ class Store(ChatStateMixin, RemindersMixin):
             ToolCallRow(str(r["tool"]), float(r["duration_ms"]), bool(r["ok"]), r["error"])
             for r in rows
         ]
-
-    # --- server-side threads / conversations ----------------------------------------------
-
-    async def thread_for(self, chat: str, backend: str) -> str | None:
-        """The active server-side thread / conversation id of ``chat`` made by ``backend``."""
-        rows = await self.db.rows(
-            "SELECT remote_id FROM threads WHERE chat = ? AND backend = ? AND active = 1",
-            (chat, backend),
-        )
-        return str(rows[0]["remote_id"]) if rows else None
-
-    async def save_thread(self, chat: str, backend: str, remote_id: str) -> None:
-        """Make ``remote_id`` the active thread / conversation of ``chat`` for ``backend``."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE threads SET active = 0 WHERE chat = ? AND backend = ?", (chat, backend)
-            )
-            await conn.execute(
-                "INSERT INTO threads (chat, backend, remote_id, created_at) VALUES (?, ?, ?, ?)",
-                (chat, backend, remote_id, datetime.now(UTC).timestamp()),
-            )
-
-    async def retire_threads(self, chat: str) -> list[tuple[str, str]]:
-        """Deactivate every active thread of ``chat``; return them as (backend, remote_id)."""
-        async with self.db.transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT backend, remote_id FROM threads WHERE chat = ? AND active = 1", (chat,)
-                )
-            )
-            await conn.execute("UPDATE threads SET active = 0 WHERE chat = ?", (chat,))
-        return [(str(r["backend"]), str(r["remote_id"])) for r in rows]
-
-    async def all_threads(self, chat: str) -> list[tuple[str, str]]:
-        """Every thread / conversation ever stored for ``chat``, as (backend, remote_id)."""
-        rows = await self.db.rows(
-            "SELECT backend, remote_id FROM threads WHERE chat = ? ORDER BY id", (chat,)
-        )
-        return [(str(r["backend"]), str(r["remote_id"])) for r in rows]
 
     async def has_history(self, chat: str) -> bool:
         """Whether ``chat`` has any answered message still in context."""
