@@ -13,11 +13,11 @@ from openai.types.chat import ChatCompletion
 from bot.errors import ReplyError
 from bot.settings import Settings
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
+from helpers.backends.common import OpenAIBackend
 from helpers.backends.errors import translate
-from helpers.backends.server_side import delete_remote_contexts
-from helpers.tools.box import ToolBox, records
+from helpers.tools.box import records
 from helpers.tools.registry import ToolCall
-from storage.store import ContextEntry, Store
+from storage.store import ContextEntry
 
 log = structlog.get_logger("helpers.backends.chat")
 
@@ -69,33 +69,10 @@ async def create_completion(client: AsyncOpenAI, body: dict[str, Any]) -> ChatCo
     return await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
 
 
-class ChatBackend:
+class ChatBackend(OpenAIBackend):
     """Answers turns with ``chat.completions.create``; the history lives in our SQLite."""
 
     mode = "chat"
-
-    def __init__(
-        self, client: AsyncOpenAI, store: Store, settings: Settings, tools: ToolBox | None = None
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.settings = settings
-        self.tools = tools
-
-    async def preflight(self) -> None:
-        """Nothing to check: Chat Completions is served everywhere."""
-
-    async def reset(self, chat: str) -> None:
-        """Retire any thread / conversation a server-side mode made, so none is revived."""
-        await self.store.retire_threads(chat)
-
-    async def forget(self, chat: str) -> None:
-        """Delete any thread / conversation earlier server-side modes left for ``chat``."""
-        await delete_remote_contexts(self.client, self.store, chat)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.close()
 
     async def reply(self, turn: Turn) -> Reply:
         """Answer ``turn`` from the stored history plus the new message, running tools."""

@@ -66,9 +66,6 @@ class ResponsesBackend(ServerSideBackend):
 
     mode = "responses"
 
-    async def preflight(self) -> None:
-        """Nothing to check up front: the first turn's errors are clear enough."""
-
     async def _create_remote(self, seed: list[ContextEntry], turn: Turn) -> str:
         conversation = await self.client.conversations.create(
             items=seed_items(seed, is_group=turn.is_group),  # type: ignore[arg-type]

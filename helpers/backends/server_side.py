@@ -7,16 +7,12 @@ the backend that made it, and reused across restarts. A chat that already has lo
 
 from __future__ import annotations
 
-import warnings
-
 import openai
 import structlog
-from openai import AsyncOpenAI
 
-from bot.settings import Settings
 from helpers.backends.base import Turn
-from helpers.tools.box import ToolBox
-from storage.store import ContextEntry, Store
+from helpers.backends.common import OpenAIBackend
+from storage.store import ContextEntry
 
 log = structlog.get_logger("helpers.backends.server_side")
 
@@ -35,36 +31,10 @@ def vanished(exc: BaseException, remote_id: str) -> bool:
     return isinstance(exc, openai.NotFoundError) and remote_id in (exc.message or "")
 
 
-async def delete_remote_contexts(client: AsyncOpenAI, store: Store, chat: str) -> None:
-    """Delete on the server every thread and conversation stored for ``chat``, active or
-    retired (by /reset or a mode switch); failures are logged, never raised."""
-    for backend, remote in await store.all_threads(chat):
-        try:
-            if backend == "responses":
-                await client.conversations.delete(remote)
-            elif backend == "assistants":
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    await client.beta.threads.delete(remote)
-        except openai.NotFoundError:
-            pass  # already gone
-        except Exception as exc:
-            log.warning("thread.delete_failed", backend=backend, remote_id=remote, error=str(exc))
-    await store.retire_threads(chat)
-
-
-class ServerSideBackend:
+class ServerSideBackend(OpenAIBackend):
     """Base for backends whose conversation lives on the server."""
 
     mode: str = ""
-
-    def __init__(
-        self, client: AsyncOpenAI, store: Store, settings: Settings, tools: ToolBox | None = None
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.settings = settings
-        self.tools = tools
 
     async def _create_remote(self, seed: list[ContextEntry], turn: Turn) -> str:
         """Create the thread / conversation for ``turn.chat``, seeded with ``seed``."""
@@ -93,15 +63,3 @@ class ServerSideBackend:
         await self.store.save_thread(turn.chat, self.mode, remote)
         log.info("thread.created", backend=self.mode, remote_id=remote, seeded=len(seed))
         return remote
-
-    async def reset(self, chat: str) -> None:
-        """Retire the chat's remote contexts; the next turn starts a fresh one."""
-        await self.store.retire_threads(chat)
-
-    async def forget(self, chat: str) -> None:
-        """Delete every thread / conversation ever made for ``chat`` (best effort)."""
-        await delete_remote_contexts(self.client, self.store, chat)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.close()
