@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
 import structlog
@@ -42,9 +43,9 @@ class Outbox:
         return wa_id in self._sent_ids
 
     @property
-    def sent_ids(self) -> frozenset[str]:
-        """The ids of messages the bot sent recently."""
-        return frozenset(self._sent_ids)
+    def sent_ids(self) -> AbstractSet[str]:
+        """The ids of messages the bot sent recently (a live view: no copy per message)."""
+        return self._sent_ids.keys()
 
     async def text(self, answering: IncomingMessage, text: str) -> list[str]:
         """Send ``text`` to ``answering``'s chat split under the limit; the first part quotes

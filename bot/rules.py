@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,9 +48,7 @@ def mentions_bot(msg: IncomingMessage, me: BotIdentity) -> bool:
     return any(_user(m) in mine for m in msg.mentions)
 
 
-def replies_to_bot(
-    msg: IncomingMessage, me: BotIdentity, sent_ids: frozenset[str] | set[str]
-) -> bool:
+def replies_to_bot(msg: IncomingMessage, me: BotIdentity, sent_ids: AbstractSet[str]) -> bool:
     """Whether ``msg`` quotes one of the bot's own messages."""
     if msg.quoted_id and msg.quoted_id in sent_ids:
         return True
@@ -77,7 +76,7 @@ def classify(
     me: BotIdentity,
     settings: Settings,
     not_before: datetime,
-    sent_ids: frozenset[str] | set[str] = frozenset(),
+    sent_ids: AbstractSet[str] = frozenset(),
 ) -> Verdict:
     """Decide from the message alone whether the bot takes it up (storage-free rules)."""
     if msg.is_from_me:
@@ -102,7 +101,7 @@ def _group_verdict(
     *,
     me: BotIdentity,
     settings: Settings,
-    sent_ids: frozenset[str] | set[str],
+    sent_ids: AbstractSet[str],
 ) -> Verdict:
     if settings.group_mode == "off":
         return Verdict.ignore("group_off")
