@@ -66,6 +66,12 @@ class Database:
             else:
                 await self.conn.execute("COMMIT")
 
+    async def write(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Cursor:
+        """Run one writing statement on its own: atomic by itself (autocommit), so it needs
+        no BEGIN/COMMIT round trips; the lock keeps it out of another coroutine's transaction."""
+        async with self._write_lock:
+            return await self.conn.execute(sql, params)
+
     async def schema_version(self) -> int:
         """The highest applied migration number (0 for an empty database)."""
         async with self.conn.execute(

@@ -139,28 +139,27 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
 
     async def add_message(self, msg: NewMessage) -> int | None:
         """Store an incoming message; return its row id, or None if this chat already has it."""
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO messages (chat, chat_jid, wa_id, sender, sender_name, kind, text,"
-                " is_group, sent_at, received_at, state, reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (chat, wa_id) DO NOTHING",
-                (
-                    msg.chat,
-                    msg.chat_jid,
-                    msg.wa_id,
-                    msg.sender,
-                    msg.sender_name,
-                    msg.kind,
-                    msg.text,
-                    int(msg.is_group),
-                    ts(msg.sent_at),
-                    ts(msg.received_at),
-                    msg.state,
-                    msg.reason,
-                ),
-            )
-            return cur.lastrowid if cur.rowcount == 1 else None
+        cur = await self.db.write(
+            "INSERT INTO messages (chat, chat_jid, wa_id, sender, sender_name, kind, text,"
+            " is_group, sent_at, received_at, state, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat, wa_id) DO NOTHING",
+            (
+                msg.chat,
+                msg.chat_jid,
+                msg.wa_id,
+                msg.sender,
+                msg.sender_name,
+                msg.kind,
+                msg.text,
+                int(msg.is_group),
+                ts(msg.sent_at),
+                ts(msg.received_at),
+                msg.state,
+                msg.reason,
+            ),
+        )
+        return cur.lastrowid if cur.rowcount == 1 else None
 
     async def message(self, message_id: int) -> StoredMessage | None:
         """One stored message by row id."""
