@@ -60,6 +60,7 @@ async def test_migrates_an_empty_database_to_the_full_schema(tmp_path: Path) -> 
             "chat_state",
             "bot_state",
             "threads_active",
+            "messages_context",
         } <= names
         mode = await db.conn.execute_fetchall("PRAGMA journal_mode")
         assert mode[0][0] == "wal"
