@@ -279,11 +279,15 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
                     for u in usage
                 ],
             )
-            await conn.executemany(
-                "INSERT INTO tool_calls (chat, message_id, tool, duration_ms, ok, error,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(chat, last, t.tool, t.duration_ms, int(t.ok), t.error, now) for t in tool_calls],
-            )
+            if tool_calls:  # most turns call no tool: skip the round trip to SQLite's thread
+                await conn.executemany(
+                    "INSERT INTO tool_calls (chat, message_id, tool, duration_ms, ok, error,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (chat, last, t.tool, t.duration_ms, int(t.ok), t.error, now)
+                        for t in tool_calls
+                    ],
+                )
             await conn.executemany(
                 "UPDATE messages SET state = ?, reason = ? WHERE id = ?",
                 [(state, reason, i) for i in message_ids],
