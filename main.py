@@ -68,10 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_neonize_logging(debug=settings.log_level == "DEBUG")
     from bot.app import FrontEnd, FrontEndKind, run
     from bot.logs import configure_logging
-    from helpers.openai_client import silence_assistants_deprecation
 
     configure_logging(settings.log_level, settings.log_format)
-    silence_assistants_deprecation()
     kind: FrontEndKind = "replay" if args.replay else "console" if args.console else "live"
     front = FrontEnd(
         kind=kind,

@@ -62,18 +62,6 @@ class Bot:
     tools: ToolBox
 
 
-class _LateTransport:
-    """Forwards to a transport bound later (live front-ends create theirs after wiring)."""
-
-    def __init__(self) -> None:
-        self.target: Transport | None = None
-
-    def __getattr__(self, name: str) -> object:
-        if self.target is None:
-            raise RuntimeError("transport used before the front-end started")
-        return getattr(self.target, name)
-
-
 @contextlib.asynccontextmanager
 async def wire(
     settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None
@@ -118,10 +106,8 @@ async def wire(
             )
             reminders = None
             if "set_reminder" in tools.registry.names():
-                late = _LateTransport()
-                reminders = ReminderService(store, late, clock)  # type: ignore[arg-type]
+                reminders = ReminderService(store, lambda: pipeline.transport, clock)
                 services["reminders"] = reminders
-                services["late_transport"] = late
             yield Bot(settings, store, backend, pipeline, reminders, tools)
         finally:
             await backend.aclose()
@@ -132,9 +118,6 @@ async def wire(
 async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
     """Bind the transport, start the pipeline and the reminder loop."""
     bot.pipeline.bind_transport(transport)
-    late = bot.tools.services.get("late_transport")
-    if isinstance(late, _LateTransport):
-        late.target = transport
     recovered = await bot.pipeline.start()
     log.info("bot.ready", mode=bot.settings.openai_api_mode, recovered=recovered)
     if bot.reminders is None:
@@ -238,12 +221,14 @@ async def _run_live(bot: Bot, stop: asyncio.Event, factory: Callable[..., LiveFr
 
 
 async def _first(*awaitables: Awaitable[object]) -> None:
-    """Wait until the first of ``awaitables`` is done; cancel the helpers made for the rest."""
+    """Wait until the first of ``awaitables`` is done; cancel (and reap) the rest, except
+    tasks the caller passed in, which stay the caller's."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task, original in zip(tasks, awaitables, strict=True):
-        if task is not original and not task.done():
-            task.cancel()
+    mine = [t for t, a in zip(tasks, awaitables, strict=True) if t is not a and not t.done()]
+    for task in mine:
+        task.cancel()
+    await asyncio.gather(*mine, return_exceptions=True)
 
 
 async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
@@ -268,9 +253,9 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
                 continue
             bot.pipeline.submit(to_incoming(event))
         if not stop.is_set():
-            await _until(bot.pipeline.join(), stop)
+            await _first(bot.pipeline.join(), stop.wait())
         if not stop.is_set() and bot.reminders is not None:
-            await _until(_reminders_due_within(bot, front.linger_seconds), stop)
+            await _first(_reminders_due_within(bot, front.linger_seconds), stop.wait())
     finally:
         await _stop_reminders(reminders)
         await bot.pipeline.drain(bot.settings.bot_shutdown_timeout_seconds)
@@ -286,14 +271,3 @@ async def _reminders_due_within(bot: Bot, seconds: float) -> None:
     while (due := await bot.store.next_reminder_due()) is not None and due <= horizon:
         log.info("replay.waiting_for_reminder", due=due.isoformat())
         await clock.sleep(min(1.0, max(0.05, (due - clock.now()).total_seconds())))
-
-
-async def _until(work: Awaitable[None], stop: asyncio.Event) -> None:
-    """Wait for ``work`` unless ``stop`` is set first."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

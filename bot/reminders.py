@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -27,9 +28,9 @@ MAX_WAIT_SECONDS = 60.0
 class ReminderService:
     """Sleeps until the next reminder is due, sends it, repeats; ``wake()`` after a change."""
 
-    def __init__(self, store: Store, transport: Transport, clock: Clock) -> None:
+    def __init__(self, store: Store, transport: Callable[[], Transport], clock: Clock) -> None:
         self.store = store
-        self.transport = transport
+        self._transport = transport  # the front-end's, bound after wiring
         self.clock = clock
         self._changed = asyncio.Event()
         self._failed = False
@@ -57,7 +58,7 @@ class ReminderService:
         if late:
             text += f"\n(This was due {reminder.due_at:%Y-%m-%d %H:%M} UTC; I was offline then.)"
         try:
-            wa_id = await self.transport.send_text(reminder.chat_jid, text)
+            wa_id = await self._transport().send_text(reminder.chat_jid, text)
         except TransportError as exc:
             log.warning("reminder.send_failed", reminder=reminder.id, error=str(exc))
             return False

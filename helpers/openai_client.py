@@ -16,6 +16,7 @@ NO_KEY_PLACEHOLDER = "no-key-needed"
 def build_client(settings: Settings) -> AsyncOpenAI:
     """An ``AsyncOpenAI`` client with the configured key, base URL, timeout and retries."""
     key = settings.openai_api_key.reveal() if settings.openai_api_key else NO_KEY_PLACEHOLDER
+    silence_assistants_deprecation()
     return AsyncOpenAI(
         api_key=key,
         base_url=settings.openai_base_url or OPENAI_DEFAULT_BASE_URL,

@@ -29,7 +29,6 @@ class ChatState:
     paused: bool = False
     handoff_until: datetime | None = None
     forget_asked_at: datetime | None = None
-    notice_until: datetime | None = None
 
 
 def _opt_dt(value: object) -> datetime | None:
@@ -69,8 +68,7 @@ class ChatStateMixin:
     async def chat_state(self, chat: str) -> ChatState:
         """The flags of ``chat`` (defaults when none are stored)."""
         rows = await self.db.rows(
-            "SELECT paused, handoff_until, forget_asked_at, notice_until FROM chat_state"
-            " WHERE chat = ?",
+            "SELECT paused, handoff_until, forget_asked_at FROM chat_state WHERE chat = ?",
             (chat,),
         )
         if not rows:
@@ -80,12 +78,11 @@ class ChatStateMixin:
             paused=bool(r["paused"]),
             handoff_until=_opt_dt(r["handoff_until"]),
             forget_asked_at=_opt_dt(r["forget_asked_at"]),
-            notice_until=_opt_dt(r["notice_until"]),
         )
 
     async def update_chat_state(self, chat: str, **fields: object) -> None:
-        """Set some of paused / handoff_until / forget_asked_at / notice_until for ``chat``."""
-        allowed = {"paused", "handoff_until", "forget_asked_at", "notice_until"}
+        """Set some of paused / handoff_until / forget_asked_at for ``chat``."""
+        allowed = {"paused", "handoff_until", "forget_asked_at"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"unknown chat_state fields: {sorted(set(fields) - allowed)}")
         values = {

@@ -151,4 +151,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             WHERE state = 'answered' AND in_context = 1;
         """,
     ),
+    Migration(
+        5,
+        "drop chat_state.notice_until (limit notices are kept per sender in bot_state)",
+        """
+        ALTER TABLE chat_state DROP COLUMN notice_until;
+        """,
+    ),
 )

@@ -56,6 +56,11 @@ async def test_owner_writing_pauses_the_bot_in_that_chat(
         await clock.advance(31 * 60)
         await h.send(wa.private_text("back to the bot", sender=USER, timestamp=clock.now()))
         assert [t.text for t in h.backend.turns] == ["other chat", "back to the bot"]
+    # The owner's message is filed under the customer's chat, and the bot's own identity is
+    # never taken for the customer's.
+    [owner] = [m for m in await store.messages(f"{USER}@s.whatsapp.net") if m.reason == "from_me"]
+    assert owner.text == "I'll take this one"
+    assert await store.aliases(f"{USER}@s.whatsapp.net") == [f"{USER}@s.whatsapp.net"]
 
 
 async def test_the_bots_own_echo_is_not_a_handoff(

@@ -50,7 +50,7 @@ async def test_a_reminder_set_by_the_model_arrives_on_time(
 ) -> None:
     """The model sets a reminder; the service sends it when the clock reaches its time."""
     clock, transport = FakeClock(), FakeTransport()
-    service = ReminderService(store, transport, clock)
+    service = ReminderService(store, lambda: transport, clock)
     settings = make_settings(OPENAI_BASE_URL=fake_openai.base_url, TIMEZONE="Europe/Berlin")
     due = clock.now() + timedelta(hours=2)
     fake_openai.script(
@@ -96,7 +96,7 @@ async def test_a_reminder_missed_while_offline_is_sent_late_on_start(
         text="water plants",
         due_at=clock.now() - timedelta(hours=3),
     )
-    service = ReminderService(store, transport, clock)  # a fresh process after a restart
+    service = ReminderService(store, lambda: transport, clock)  # a fresh process after a restart
     assert await service.deliver_due() == 1
     [sent] = transport.sent
     assert sent.text.startswith("⏰ Reminder: water plants") and "offline" in sent.text
@@ -199,7 +199,7 @@ async def test_a_failed_send_is_retried_later_not_in_a_loop(store: Store) -> Non
     await store.add_reminder(
         chat=ALICE, chat_jid=ALICE, sender=ALICE, text="t", due_at=clock.now() - timedelta(1)
     )
-    runner = asyncio.create_task(ReminderService(store, transport, clock).run())
+    runner = asyncio.create_task(ReminderService(store, lambda: transport, clock).run())
     try:
         await clock.wait_for_sleepers(1)
         assert 1000 - transport.fail_sends == 1

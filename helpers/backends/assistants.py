@@ -25,9 +25,10 @@ from bot.errors import ReplyError, StartupError
 from bot.messages import OutgoingMedia
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
+from helpers.backends.common import attributed
 from helpers.backends.errors import translate
-from helpers.backends.server_side import ServerSideBackend, attributed, vanished
-from helpers.openai_client import OPENAI_DEFAULT_BASE_URL, silence_assistants_deprecation
+from helpers.backends.server_side import ServerSideBackend, vanished
+from helpers.openai_client import OPENAI_DEFAULT_BASE_URL
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall, refuse_all
 from storage.store import ContextEntry
@@ -65,7 +66,6 @@ class AssistantsBackend(ServerSideBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        silence_assistants_deprecation()
         self.assistant_id = self.settings.openai_assistant_id or ""
         #: The assistant's own hosted tools (code interpreter, file search), kept in overrides;
         #: None until the assistant was fetched (by the preflight, else by the first run).

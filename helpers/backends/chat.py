@@ -13,7 +13,7 @@ from openai.types.chat import ChatCompletion
 from bot.errors import ReplyError
 from bot.settings import Settings
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
-from helpers.backends.common import OpenAIBackend
+from helpers.backends.common import OpenAIBackend, attributed
 from helpers.backends.errors import translate
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall
@@ -24,7 +24,7 @@ log = structlog.get_logger("helpers.backends.chat")
 
 def user_content(turn: Turn) -> str | list[dict[str, Any]]:
     """The user message of ``turn``: text (attributed in groups), plus any images."""
-    text = f"{turn.sender_name or 'someone'}: {turn.text}" if turn.is_group else turn.text
+    text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
     if not turn.images:
         return text
     parts: list[dict[str, Any]] = [{"type": "text", "text": text or "(image)"}]
@@ -40,7 +40,10 @@ def history_messages(history: list[ContextEntry], *, is_group: bool) -> list[dic
     for entry in history:
         if entry.role == "user" and is_group:
             out.append(
-                {"role": "user", "content": f"{entry.sender_name or 'someone'}: {entry.text}"}
+                {
+                    "role": "user",
+                    "content": attributed(entry.text, entry.sender_name, is_group=True),
+                }
             )
         else:
             out.append({"role": entry.role, "content": entry.text})

@@ -13,6 +13,11 @@ from storage.store import Store
 log = structlog.get_logger("helpers.backends.common")
 
 
+def attributed(entry_text: str, sender_name: str, *, is_group: bool) -> str:
+    """A user message's text as the model sees it: prefixed with the sender in groups."""
+    return f"{sender_name or 'someone'}: {entry_text}" if is_group else entry_text
+
+
 async def delete_remote_contexts(client: AsyncOpenAI, store: Store, chat: str) -> None:
     """Delete on the server every thread and conversation stored for ``chat``, active or
     retired (by /reset or a mode switch); failures are logged, never raised."""

@@ -20,8 +20,9 @@ import structlog
 from bot.errors import ReplyError
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
+from helpers.backends.common import attributed
 from helpers.backends.errors import translate
-from helpers.backends.server_side import ServerSideBackend, attributed, vanished
+from helpers.backends.server_side import ServerSideBackend, vanished
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall
 from storage.store import ContextEntry

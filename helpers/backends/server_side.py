@@ -21,11 +21,6 @@ log = structlog.get_logger("helpers.backends.server_side")
 SEED_LIMIT = 20
 
 
-def attributed(entry_text: str, sender_name: str, *, is_group: bool) -> str:
-    """A user message's text as the model sees it: prefixed with the sender in groups."""
-    return f"{sender_name or 'someone'}: {entry_text}" if is_group else entry_text
-
-
 def vanished(exc: BaseException, remote_id: str) -> bool:
     """Whether ``exc`` is the server saying the thread / conversation ``remote_id`` is gone."""
     return isinstance(exc, openai.NotFoundError) and remote_id in (exc.message or "")
