@@ -21,6 +21,8 @@ T = TypeVar("T")
 ApiMode = Literal["chat", "assistants", "responses"]
 LogFormat = Literal["auto", "json", "console"]
 GroupMode = Literal["off", "mention", "all"]
+ResponsesState = Literal["auto", "conversation", "previous_response", "local"]
+ToolsSupport = Literal["auto", "on", "off"]
 
 #: Upper bound for time windows: large enough for any use, small enough for datetime maths.
 TEN_YEARS = 10 * 365 * 24 * 3600.0
@@ -79,7 +81,9 @@ class Settings:
     openai_stream: bool = True
     openai_poll_interval_ms: int = 100
     openai_max_completion_tokens: int | None = None
-    openai_transcription_model: str | None = "gpt-4o-mini-transcribe"
+    openai_transcription_model: str | None = "gpt-transcribe"
+    openai_responses_state: ResponsesState = "auto"
+    openai_tools: ToolsSupport = "auto"
     ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_conversation_history: int = 20
     max_concurrent_replies: int = 32
@@ -107,6 +111,8 @@ class Settings:
     daily_token_budget: int = 0
     debounce_seconds: float = 1.5
     max_message_chars: int = 4000
+    max_input_chars: int = 16_000
+    max_reply_parts: int = 10
     handoff_minutes: float = 30.0
 
     def __repr__(self) -> str:
@@ -275,6 +281,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "OPENAI_POLL_INTERVAL_MS": ("openai_poll_interval_ms", _int(10, 10_000)),
     "OPENAI_MAX_COMPLETION_TOKENS": ("openai_max_completion_tokens", _int(1)),
     "OPENAI_TRANSCRIPTION_MODEL": ("openai_transcription_model", _model_or_off),
+    "OPENAI_RESPONSES_STATE": (
+        "openai_responses_state",
+        _choice("auto", "conversation", "previous_response", "local"),
+    ),
+    "OPENAI_TOOLS": ("openai_tools", _choice("auto", "on", "off")),
     "AI_SYSTEM_PROMPT": ("ai_system_prompt", _str),
     "MAX_CONVERSATION_HISTORY": ("max_conversation_history", _int(0, 1000)),
     "MAX_CONCURRENT_REPLIES": ("max_concurrent_replies", _int(1, 10_000)),
@@ -302,6 +313,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DAILY_TOKEN_BUDGET": ("daily_token_budget", _int(0)),
     "DEBOUNCE_SECONDS": ("debounce_seconds", _float(0, 60)),
     "MAX_MESSAGE_CHARS": ("max_message_chars", _int(200, 65_536)),
+    "MAX_INPUT_CHARS": ("max_input_chars", _int(100, 1_000_000)),
+    "MAX_REPLY_PARTS": ("max_reply_parts", _int(1, 100)),
     "HANDOFF_MINUTES": ("handoff_minutes", _float(0, TEN_YEARS / 60)),
 }
 

@@ -15,7 +15,7 @@ from openai.lib.streaming import AsyncAssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
 
 from tests.fake_openai import Citation, Fail, FakeOpenAI, RunEnds, Text, ToolCalls
-from tests.fake_openai.spec import fix_schema, shared_validator
+from tests.fake_openai.spec import fix_schema, require_spec, shared_validator
 
 pytestmark = pytest.mark.filterwarnings(
     # The SDK marks every Assistants method deprecated ("deprecated" alone on assistants.*);
@@ -45,6 +45,7 @@ async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
 def assert_valid(fake: FakeOpenAI, *schemas: str) -> None:
     """Assert that no body broke the spec and that each schema was checked at least once."""
     assert fake.schema_violations == []
+    require_spec()
     missing = [name for name in schemas if not fake.validated.get(name)]
     assert missing == [], f"never validated: {missing} (validated: {fake.validated})"
 

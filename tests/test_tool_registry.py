@@ -8,7 +8,6 @@ import inspect
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import jsonschema
@@ -28,8 +27,7 @@ from helpers.tools import (
     refuse_all,
     tool,
 )
-
-OPENAPI = Path("/work/shared/openai-openapi/openapi.yaml")
+from tests.fake_openai.spec import require_spec
 
 
 class FixedClock:
@@ -375,9 +373,7 @@ def test_rendering_hands_out_copies() -> None:
 @pytest.fixture(scope="module")
 def openapi_components() -> dict[str, Any]:
     """The component schemas of OpenAI's published OpenAPI description."""
-    if not OPENAPI.exists():
-        pytest.skip(f"{OPENAPI} is not available")
-    with OPENAPI.open() as f:
+    with require_spec().open() as f:
         spec = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {"components": spec["components"]}
 
