@@ -51,9 +51,12 @@ def as_person(text: str, via: Via, *, from_me: bool = False) -> MessageEv:
     return ev
 
 
-def other(kind: Via) -> Via:
-    """The person's other id."""
-    return "lid" if kind == "pn" else "pn"
+def in_group(text: str, via: Via) -> MessageEv:
+    """A text from the person in a group, under one id only."""
+    ev = wa.group_text(text, sender=PHONE, addressing=via if via != "both" else "lid")
+    if via == "lid":
+        ev.Info.MessageSource.SenderAlt.CopyFrom(wa.jid())
+    return ev
 
 
 async def outcomes(store: Store, chat: str) -> list[tuple[str, str | None]]:
@@ -75,6 +78,25 @@ async def test_blocked_numbers_block_the_person_under_either_id(
         ("before the link", None),
         ("linking", "blocked"),
         ("after the link", "blocked"),
+    ]
+
+
+@pytest.mark.parametrize(("named", "writes"), DIRECTIONS)
+async def test_rules_follow_the_person_into_groups(
+    named: Via, writes: Via, make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """In a group, a sender under one id is blocked, or an admin, by a rule naming the other."""
+    env = {"GROUP_MODE": "all", "BLOCKED_NUMBERS": "15550004444", "ADMIN_NUMBERS": ADMIN}
+    async with harness(make_settings(**(env | {"BLOCKED_NUMBERS": number(named)})), store) as h:
+        await h.send(as_person("linking", "both"))
+        await h.send(in_group("hello group", writes))
+        assert h.backend.turns == []
+    async with harness(make_settings(**(env | {"ADMIN_NUMBERS": number(named)})), store) as h:
+        await h.send(in_group("/forget", writes))
+        assert "To go ahead" in h.transport.texts()[-1]
+    assert await outcomes(store, f"{wa.GROUP}@g.us") == [
+        ("hello group", "blocked"),
+        ("/forget", "command"),
     ]
 
 
