@@ -6,8 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import structlog
+
 if TYPE_CHECKING:
     from storage.db import Database
+
+log = structlog.get_logger("storage.identities")
 
 #: Prefix of the bot_state flag that remembers a person was told about a limit; it is kept
 #: per person key, so it moves with the person when two keys are merged.
@@ -47,6 +51,7 @@ class IdentitiesMixin:
                 canonical = min(found.values(), key=lambda item: item[1])[0]
                 for other in {c for c, _ in found.values()} - {canonical}:
                     await self._merge_identity(other, canonical)
+                    log.info("identity.merged", key=canonical, merged=other)
             else:
                 phones = [i for i in ids if i.endswith("@s.whatsapp.net")]
                 canonical = phones[0] if phones else ids[0]

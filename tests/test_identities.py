@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from structlog.testing import capture_logs
+
 from storage.identities import notice_flag
 from storage.store import Store
 
@@ -12,14 +14,16 @@ LID = "100015550009999@lid"
 
 
 async def test_a_merge_keeps_the_stronger_pause_and_hand_off(store: Store) -> None:
-    """Merged keys keep a pause set on either and the later hand-off end of the two."""
+    """Merged keys keep a pause set on either and the later hand-off end; the merge is logged."""
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
     later = soon + timedelta(minutes=25)
     await store.canonical_sender([PN])
     await store.update_chat_state(PN, handoff_until=soon, forget_asked_at=soon)
     await store.canonical_sender([LID])
     await store.update_chat_state(LID, paused=True, handoff_until=later)
-    assert await store.canonical_sender([LID, PN]) == PN  # the older key wins
+    with capture_logs() as logs:
+        assert await store.canonical_sender([LID, PN]) == PN  # the older key wins
+    assert {"event": "identity.merged", "key": PN, "merged": LID, "log_level": "info"} in logs
     merged = await store.chat_state(PN)
     assert (merged.paused, merged.handoff_until, merged.forget_asked_at) == (True, later, soon)
     assert await store.chat_state(LID) == type(merged)()
