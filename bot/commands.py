@@ -86,14 +86,14 @@ class Commands:
         command = self._commands.get(name)
         if command is None:
             return f"I don't know {self.prefix}{name}.\n\n" + await self._help(env, "")
-        if command.admin and not is_admin(env, self.settings):
+        if command.admin and not await is_admin(env, self.settings, self.store):
             log.info("command.refused", command=name)
             return f"Sorry, {self.prefix}{name} is only for the bot's admins."
         log.info("command.run", command=name)
         return await command.run(env, args.strip())
 
     async def _help(self, env: Envelope, _: str) -> str:
-        admin = is_admin(env, self.settings)
+        admin = await is_admin(env, self.settings, self.store)
         lines = [
             f"{self.prefix}{c.name} — {c.help}"
             for c in self._commands.values()
@@ -119,7 +119,7 @@ class Commands:
         )
 
     async def _forget(self, env: Envelope, args: str) -> str:
-        if env.message.is_group and not is_admin(env, self.settings):
+        if env.message.is_group and not await is_admin(env, self.settings, self.store):
             return f"In a group, only the bot's admins can use {self.prefix}forget."
         now = self.clock.now()
         state = await self.store.chat_state(env.chat)
@@ -163,7 +163,10 @@ class Commands:
         if "@" in args:
             return args if args.endswith("@g.us") else await self.store.canonical_sender([args])
         digits = "".join(ch for ch in args if ch.isdigit())
-        return await self.store.canonical_sender([f"{digits}@s.whatsapp.net"])
+        phone = f"{digits}@s.whatsapp.net"
+        # Bare digits may be a phone number or a LID: the one the bot knows wins.
+        known = await self.store.known_key([phone, f"{digits}@lid"])
+        return known or await self.store.canonical_sender([phone])
 
     async def _pause(self, env: Envelope, args: str) -> str:
         target = await self._target(env, args)

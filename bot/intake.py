@@ -13,7 +13,8 @@ from bot import jid
 from bot.clock import Clock
 from bot.messages import NON_USER_KINDS, IncomingMessage
 from bot.outbox import Outbox
-from bot.rules import access_verdict, classify, not_before
+from bot.people import person_users
+from bot.rules import access_verdict, classify, names_people, not_before
 from bot.settings import Settings
 from bot.transport import Transport
 from storage.store import NewMessage, Store
@@ -82,8 +83,11 @@ class Intake:
             if jid.is_status_broadcast(msg.chat_jid) or jid.is_newsletter(msg.chat_jid):
                 log.debug("message.ignored", reason=verdict.reason)
                 return None  # not a chat the bot takes part in: nothing to file it under
-            verdict = access_verdict(msg, verdict, self.settings)
             chat, sender = await self.chat_key(msg)
+            if verdict.answer and names_people(self.settings):
+                # After chat_key, so the ids this event links are known as the person's too.
+                users = await person_users(self.store, sender, msg.sender_jid, msg.sender_alt_jid)
+                verdict = access_verdict(users, verdict, self.settings)
             with structlog.contextvars.bound_contextvars(chat=chat):
                 if msg.is_from_me:
                     await self._owner_wrote(chat, msg)

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from bot import jid
 from bot.clock import Clock
 from bot.intake import Envelope
+from bot.people import person_users
 from bot.pipeline import OPEN, GateVerdict
 from bot.settings import Settings
+from storage.identities import notice_flag
 from storage.store import Store
 
 log = structlog.get_logger("bot.limits")
@@ -24,10 +25,13 @@ log = structlog.get_logger("bot.limits")
 PAUSED_FLAG = "paused"
 
 
-def is_admin(env: Envelope, settings: Settings) -> bool:
-    """Whether the sender of ``env`` is listed in ADMIN_NUMBERS (by phone number or LID)."""
-    ids = (env.message.sender_jid, env.message.sender_alt_jid, env.sender)
-    return any(jid.user_of(i) in settings.admin_numbers for i in ids if i)
+async def is_admin(env: Envelope, settings: Settings, store: Store) -> bool:
+    """Whether the sender of ``env`` is in ADMIN_NUMBERS under any id they are known by."""
+    if not settings.admin_numbers:
+        return False
+    msg = env.message
+    users = await person_users(store, env.sender, msg.sender_jid, msg.sender_alt_jid)
+    return not users.isdisjoint(settings.admin_numbers)
 
 
 def start_of_day(moment: datetime, timezone: str) -> datetime:
@@ -54,7 +58,7 @@ class Gate:
     async def __call__(self, env: Envelope) -> GateVerdict:
         """The verdict for the turn ending with ``env``."""
         now = self.clock.now()
-        admin = is_admin(env, self.settings)
+        admin = await is_admin(env, self.settings, self.store)
         if not admin and await self.store.get_flag(PAUSED_FLAG):
             return GateVerdict(False, "paused")
         state = await self.store.chat_state(env.chat)
@@ -68,7 +72,7 @@ class Gate:
         if until is None:
             return OPEN
         kind, resume_at = until
-        notice_key = f"notice:{env.sender}"
+        notice_key = notice_flag(env.sender)
         noticed = await self.store.get_flag(notice_key)
         if noticed is not None and datetime.fromisoformat(noticed) > now:
             return GateVerdict(False, kind)

@@ -124,14 +124,22 @@ def not_before(started_at: datetime, grace_seconds: float) -> datetime:
     return started_at - timedelta(seconds=grace_seconds)
 
 
-def access_verdict(msg: IncomingMessage, verdict: Verdict, settings: Settings) -> Verdict:
-    """Apply BLOCKED_NUMBERS / ALLOWED_NUMBERS to every id the sender is known by."""
+def access_verdict(users: AbstractSet[str], verdict: Verdict, settings: Settings) -> Verdict:
+    """Apply BLOCKED_NUMBERS / ALLOWED_NUMBERS to ``users``, every id the sender is known by.
+
+    ``users`` are user parts (digits) of phone-number JIDs and LIDs alike, as
+    ``bot.people.person_users`` gives them; a rule naming any of them names the person.
+    """
     if not verdict.answer:
         return verdict
-    users = {jid.user_of(j) for j in (msg.sender_jid, msg.sender_alt_jid) if j}
-    if users & set(settings.blocked_numbers):
+    if not users.isdisjoint(settings.blocked_numbers):
         return Verdict.ignore("blocked")
-    allowed = set(settings.allowed_numbers) | set(settings.admin_numbers)
-    if settings.allowed_numbers and not users & allowed:
+    allowed = {*settings.allowed_numbers, *settings.admin_numbers}
+    if settings.allowed_numbers and users.isdisjoint(allowed):
         return Verdict.ignore("not_allowed")
     return verdict
+
+
+def names_people(settings: Settings) -> bool:
+    """Whether any access rule names people (else ``access_verdict`` needs no ids)."""
+    return bool(settings.blocked_numbers or settings.allowed_numbers)

@@ -6,8 +6,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import structlog
+
 if TYPE_CHECKING:
     from storage.db import Database
+
+log = structlog.get_logger("storage.identities")
+
+#: Prefix of the bot_state flag that remembers a person was told about a limit; it is kept
+#: per person key, so it moves with the person when two keys are merged.
+NOTICE_FLAG_PREFIX = "notice:"
+
+
+def notice_flag(key: str) -> str:
+    """The bot_state key recording until when the person filed under ``key`` was told of a limit."""
+    return NOTICE_FLAG_PREFIX + key
 
 
 class IdentitiesMixin:
@@ -38,6 +51,7 @@ class IdentitiesMixin:
                 canonical = min(found.values(), key=lambda item: item[1])[0]
                 for other in {c for c, _ in found.values()} - {canonical}:
                     await self._merge_identity(other, canonical)
+                    log.info("identity.merged", key=canonical, merged=other)
             else:
                 phones = [i for i in ids if i.endswith("@s.whatsapp.net")]
                 canonical = phones[0] if phones else ids[0]
@@ -62,6 +76,39 @@ class IdentitiesMixin:
         await conn.execute("UPDATE threads SET active = 0 WHERE chat = ?", (old,))
         await conn.execute("UPDATE threads SET chat = ? WHERE chat = ?", (new, old))
         await conn.execute("UPDATE reminders SET chat = ? WHERE chat = ?", (new, old))
+        await conn.execute("UPDATE tool_calls SET chat = ? WHERE chat = ?", (new, old))
+        # A pause or owner hand-off given under either key holds for the person: keep the
+        # stronger of the two (paused wins, the later hand-off end wins).
+        await conn.execute(
+            "INSERT INTO chat_state (chat, paused, handoff_until, updated_at)"
+            " SELECT ?, paused, handoff_until, updated_at FROM chat_state WHERE chat = ?"
+            " ON CONFLICT (chat) DO UPDATE SET"
+            " paused = max(chat_state.paused, excluded.paused),"
+            " handoff_until = CASE WHEN chat_state.handoff_until IS NULL"
+            " OR excluded.handoff_until > chat_state.handoff_until"
+            " THEN excluded.handoff_until ELSE chat_state.handoff_until END,"
+            " updated_at = excluded.updated_at",
+            (new, old),
+        )
+        await conn.execute("DELETE FROM chat_state WHERE chat = ?", (old,))
+        # The person was told of a limit under the old key: they are not told again.
+        await conn.execute(
+            "UPDATE OR IGNORE bot_state SET key = ? WHERE key = ?",
+            (notice_flag(new), notice_flag(old)),
+        )
+        await conn.execute("DELETE FROM bot_state WHERE key = ?", (notice_flag(old),))
+
+    async def known_key(self, ids: Sequence[str]) -> str | None:
+        """The key of the person the first known of ``ids`` belongs to; records nothing."""
+        ids = [i for i in ids if i]
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.rows(
+            f"SELECT alias, canonical FROM identities WHERE alias IN ({marks})", ids
+        )
+        found = {str(r["alias"]): str(r["canonical"]) for r in rows}
+        return next((found[i] for i in ids if i in found), None)
 
     async def aliases(self, canonical: str) -> list[str]:
         """Every id recorded for the person filed under ``canonical``."""

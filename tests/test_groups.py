@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
+from bot.pipeline import Pipeline
+from bot.reminders import ReminderService
 from bot.settings import Settings
+from bot.whatsapp.convert import to_incoming
+from helpers.backends.factory import build_backend
+from helpers.tools.box import ToolBox
+from helpers.tools.builtin import build_registry
 from storage.store import Store
 from tests import wa_events as wa
+from tests.fake_openai import FakeOpenAI, Text, ToolCalls
+from tests.fakes import FakeClock, FakeTransport
 from tests.harness import harness
 
 GROUP_JID = f"{wa.GROUP}@g.us"
+ALICE = "15550001111"
 BOB = "15550002222"
 
 
@@ -105,3 +115,71 @@ async def test_blocked_and_allowed_numbers_match_phone_and_lid(
         assert [(m.state, m.reason) for m in blocked] == [("ignored", "blocked")]
         stranger = await store.messages("15550005555@s.whatsapp.net")
         assert [(m.state, m.reason) for m in stranger] == [("ignored", "not_allowed")]
+
+
+async def test_a_tool_called_in_a_group_acts_on_the_group(
+    fake_openai: FakeOpenAI, make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """A reminder set in a group belongs to the group and goes to the group, not to the sender."""
+    clock, transport = FakeClock(), FakeTransport()
+    settings = make_settings(
+        GROUP_MODE="all", OPENAI_API_MODE="chat", OPENAI_BASE_URL=fake_openai.base_url
+    )
+    tools = ToolBox(
+        build_registry(settings),
+        clock=clock,
+        timezone=settings.timezone,
+        timeout=5,
+        max_rounds=3,
+        services={"store": store},
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        store=store,
+        backend=build_backend(settings, store, tools),
+        transport=transport,
+        clock=clock,
+    )
+    due = clock.now() + timedelta(hours=1)
+    fake_openai.script(
+        ToolCalls([("set_reminder", {"when": due.isoformat(), "text": "order pizza"})]),
+        Text("I'll remind the group."),
+    )
+    await pipeline.start()
+    pipeline.submit(to_incoming(wa.group_text("remind us in an hour", sender=BOB)))
+    await pipeline.join()
+    await pipeline.drain(timeout=1)
+    await pipeline.close()
+    await pipeline.backend.aclose()
+    assert transport.texts() == ["I'll remind the group."]
+    [reminder] = await store.reminders_for(GROUP_JID)
+    assert (reminder.chat_jid, reminder.sender) == (GROUP_JID, f"{BOB}@s.whatsapp.net")
+    assert await store.reminders_for(f"{BOB}@s.whatsapp.net") == []
+    await clock.advance(3600)
+    assert await ReminderService(store, lambda: transport, clock).deliver_due() == 1
+    assert (transport.sent[-1].to, transport.sent[-1].text) == (
+        GROUP_JID,
+        "⏰ Reminder: order pizza",
+    )
+
+
+async def test_debounce_never_merges_different_senders(
+    make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """Two people writing in a group within DEBOUNCE_SECONDS get a turn each, each their own."""
+    clock = FakeClock()
+    async with harness(
+        make_settings(GROUP_MODE="all", DEBOUNCE_SECONDS=1.5), store, clock=clock
+    ) as h:
+        h.pipeline.submit(to_incoming(wa.group_text("from alice", sender=ALICE, push_name="Al")))
+        await clock.wait_for_sleepers(1)
+        h.pipeline.submit(to_incoming(wa.group_text("from bob", sender=BOB, push_name="Bob")))
+        await h.pipeline.stored()
+        # Alice's window saw a message arrive (Bob's), so it waits once more; then Bob's turn
+        # waits its own window. Merged, there would be no third window to wait for.
+        for _ in range(3):
+            await clock.wait_for_sleepers(1)
+            await clock.advance(1.5)
+        await h.pipeline.join()
+        turns = [(t.text, t.sender_name, len(t.message_ids)) for t in h.backend.turns]
+        assert turns == [("from alice", "Al", 1), ("from bob", "Bob", 1)]

@@ -57,3 +57,18 @@ async def test_daily_budget_stops_users_but_not_admins(
         await clock.advance(24 * 3600)
         await h.send(wa.private_text("next day", sender=USER, timestamp=clock.now()))
         assert [t.text for t in h.backend.turns] == ["next day"]
+
+
+async def test_spending_exactly_the_daily_budget_stops_the_next_turn(
+    make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """Today's tokens equal to DAILY_TOKEN_BUDGET (not only above it) mean the budget is used up."""
+    settings = make_settings(DAILY_TOKEN_BUDGET=14)  # two scripted turns of 7 tokens each
+    clock, transport = FakeClock(), FakeTransport()
+    async with harness(settings, store, clock=clock, transport=transport) as h:
+        for text in ("one", "two", "three"):
+            await h.send(wa.private_text(text, sender=USER, timestamp=clock.now()))
+        assert [t.text for t in h.backend.turns] == ["one", "two"]
+        assert sum(u.total_tokens for u in await store.usage_rows(USER_JID)) == 14
+    reasons = [m.reason for m in await store.messages(USER_JID)]
+    assert reasons == [None, None, "budget_exceeded"]
