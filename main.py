@@ -69,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.app import FrontEnd, FrontEndKind, run
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    key = settings.openai_api_key
+    configure_logging(
+        settings.log_level, settings.log_format, secrets=[key.reveal()] if key else []
+    )
     kind: FrontEndKind = "replay" if args.replay else "console" if args.console else "live"
     front = FrontEnd(
         kind=kind,

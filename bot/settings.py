@@ -129,6 +129,14 @@ class Settings:
 # --- parsers: each returns the value or raises ValueError(reason) -------------------------
 
 
+def _api_key(raw: str) -> Secret:
+    value = raw.strip()
+    if not all(" " < ch < "\x7f" for ch in value):
+        # Never echo the key: an HTTP header cannot carry it, and it is a secret.
+        raise ValueError("contains a space, a non-printable or a non-ASCII character (not shown)")
+    return Secret(value)
+
+
 def _model_or_off(raw: str) -> str | None:
     value = raw.strip()
     return None if value.lower() == "off" else value
@@ -269,7 +277,7 @@ def _path(raw: str) -> Path:
 
 #: key -> (field name, parser). Unset or empty keys keep the field's default.
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "OPENAI_API_KEY": ("openai_api_key", lambda raw: Secret(_nonempty(raw))),
+    "OPENAI_API_KEY": ("openai_api_key", _api_key),
     "OPENAI_BASE_URL": ("openai_base_url", _url),
     "OPENAI_MODEL": ("openai_model", _nonempty),
     "OPENAI_API_MODE": ("openai_api_mode", _choice("chat", "assistants", "responses")),

@@ -13,6 +13,7 @@ import asyncio
 import copy
 import inspect
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,14 +109,13 @@ class Tool:
         schema, hints, fill_none = signature_schema(fn, arguments, arg_docs, where)
         return cls(name, description, schema, fn, timeout, hints, fill_none)
 
-    def bind(self, arguments: str) -> dict[str, Any]:
-        """Parse and validate the model's JSON arguments into keyword arguments for ``fn``."""
-        try:
-            value = json.loads(arguments.strip() or "{}")
-        except json.JSONDecodeError as exc:
-            raise _CallFailed(f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
-        if not isinstance(value, dict):
-            raise _CallFailed("arguments must be a JSON object")
+    def bind(self, arguments: str | Mapping[str, Any]) -> dict[str, Any]:
+        """Parse and validate the model's JSON arguments into keyword arguments for ``fn``.
+
+        ``arguments`` is the JSON text the model sent, or the object itself (some servers
+        send the object instead of a string).
+        """
+        value = _parse_arguments(arguments)
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
         if error is not None:
             at = "/".join(str(part) for part in error.absolute_path)
@@ -177,7 +177,7 @@ class ToolCall:
 
     id: str
     name: str
-    arguments: str
+    arguments: str | Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +352,41 @@ def refuse_all(
     """Answer every call with an error output without running it."""
     output = json.dumps({"error": reason}, ensure_ascii=False)
     return [ToolResult(call.id, call.name, output, False, reason, 0.0) for call in calls]
+
+
+#: The integers a tool may receive: SQLite's (and most APIs') signed 64-bit range.
+_INT_RANGE = range(-(2**63), 2**63)
+
+
+def _parse_arguments(arguments: str | Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments as a dict of JSON values; ``_CallFailed`` for anything a tool cannot take."""
+    if isinstance(arguments, Mapping):
+        value: Any = dict(arguments)
+    else:
+        try:
+            value = json.loads(str(arguments).strip() or "{}")
+        except json.JSONDecodeError as exc:
+            raise _CallFailed(f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise _CallFailed("arguments must be a JSON object")
+    _check_numbers(value, "")
+    return value
+
+
+def _check_numbers(value: Any, at: str) -> None:
+    """Refuse integers beyond 64 bits and non-finite numbers, naming where they are."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and value not in _INT_RANGE:
+        raise _CallFailed(f"invalid arguments at {at!r}: the number is out of range")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _CallFailed(f"invalid arguments at {at!r}: {value} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_numbers(item, f"{at}/{key}" if at else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(item, f"{at}/{index}" if at else str(index))
 
 
 class _CallFailed(Exception):
