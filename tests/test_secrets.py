@@ -44,7 +44,7 @@ def test_the_key_is_stripped_of_surrounding_whitespace() -> None:
     """A key pasted with spaces or a newline around it is used without them."""
     settings = load_settings({"OPENAI_API_KEY": f"  {KEY}\n"})
     assert settings.openai_api_key is not None
-    assert settings.openai_api_key.reveal() == KEY
+    assert settings.openai_api_key.get_secret_value() == KEY
 
 
 @pytest.mark.parametrize("bad", [f"{KEY}\u2019", f"sk-{chr(0)}abc", "sk-two words", "sk-ключ"])
