@@ -13,7 +13,6 @@ import asyncio
 import copy
 import inspect
 import json
-import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ import structlog
 from pydantic import ValidationError
 
 from bot.errors import ToolError
+from helpers.tools.arguments import CallFailed as _CallFailed
+from helpers.tools.arguments import check_against_schema, describe_invalid, parse_arguments
 from helpers.tools.context import ToolContext
 from helpers.tools.schema import ArgumentSpec, parse_docstring, strict_problems
 
@@ -121,16 +122,13 @@ class Tool:
         ``arguments`` is the JSON text the model sent, or the object itself (some servers
         send the object instead of a string).
         """
-        value = _parse_arguments(arguments)
+        value = parse_arguments(arguments)
         if self.arguments is not None:
             try:
                 return self.arguments.validate(value)
             except ValidationError as exc:
-                raise _CallFailed(_invalid(exc)) from None
-        error = _best_match(self._validator.iter_errors(value))
-        if error is not None:
-            at = "/".join(str(part) for part in error.absolute_path)
-            raise _CallFailed(f"invalid arguments{f' at {at!r}' if at else ''}: {error.message}")
+                raise _CallFailed(describe_invalid(exc)) from None
+        check_against_schema(self._validator, value)
         try:
             inspect.signature(self.fn).bind(None, **value)
         except TypeError as exc:
@@ -360,74 +358,6 @@ def refuse_all(
     """Answer every call with an error output without running it."""
     output = json.dumps({"error": reason}, ensure_ascii=False)
     return [ToolResult(call.id, call.name, output, False, reason, 0.0) for call in calls]
-
-
-#: The integers a tool may receive: SQLite's (and most APIs') signed 64-bit range.
-_INT_RANGE = range(-(2**63), 2**63)
-
-
-def _parse_arguments(arguments: str | Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments as a dict of JSON values; ``_CallFailed`` for anything a tool cannot take."""
-    if isinstance(arguments, Mapping):
-        value: Any = dict(arguments)
-    else:
-        try:
-            value = json.loads(str(arguments).strip() or "{}")
-        except json.JSONDecodeError as exc:
-            raise _CallFailed(f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
-    if not isinstance(value, dict):
-        raise _CallFailed("arguments must be a JSON object")
-    _check_numbers(value, "")
-    return value
-
-
-def _check_numbers(value: Any, at: str) -> None:
-    """Refuse integers beyond 64 bits and non-finite numbers, naming where they are."""
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int) and value not in _INT_RANGE:
-        raise _CallFailed(f"invalid arguments at {at!r}: the number is out of range")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _CallFailed(f"invalid arguments at {at!r}: {value} is not a finite number")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_numbers(item, f"{at}/{key}" if at else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_numbers(item, f"{at}/{index}" if at else str(index))
-
-
-def _invalid(exc: ValidationError) -> str:
-    """Pydantic's errors as one short sentence the model can act on."""
-    parts = []
-    for error in exc.errors(include_url=False)[:3]:
-        at = "/".join(str(part) for part in error["loc"])
-        if error["type"] == "missing":
-            parts.append(f"{at!r} is required")
-        elif error["type"] == "extra_forbidden":
-            parts.append(f"{at!r} is not an argument of this tool")
-        else:
-            shown = repr(error["input"])
-            shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            message = error["msg"].removeprefix("Input ")
-            message = message if message.startswith("should") else f"is invalid: {message}"
-            parts.append(f"{at!r} {message}, got {shown}")
-    return "invalid arguments: " + "; ".join(parts)
-
-
-def _best_match(errors: Iterable[Any]) -> Any:
-    """jsonschema's most relevant error, for tools with an explicit schema."""
-    import jsonschema
-
-    return jsonschema.exceptions.best_match(errors)
-
-
-class _CallFailed(Exception):
-    """A call that could not run; ``reason`` is what the model reads."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _encode(value: Any) -> str:
