@@ -158,101 +158,61 @@ class Settings(BaseSettings):
     """Every setting of the bot, validated and frozen. Build it with ``load_settings``."""
 
     model_config = SettingsConfigDict(
-        frozen=True, extra="ignore", allow_inf_nan=False, validate_default=False
+        frozen=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        alias_generator=str.upper,
+        validate_default=False,  # defaults are already what they should be
     )
 
-    openai_api_key: Annotated[SecretStr | None, BeforeValidator(_api_key)] = Field(
-        None, validation_alias="OPENAI_API_KEY"
+    openai_api_key: Annotated[SecretStr | None, BeforeValidator(_api_key)] = None
+    openai_base_url: Annotated[str | None, BeforeValidator(_url)] = None
+    openai_model: Text = "gpt-4.1-mini"
+    openai_api_mode: Annotated[ApiMode, Choice] = "chat"
+    openai_assistant_id: Text | None = None
+    openai_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    openai_max_retries: int = Field(2, ge=0, le=10)
+    openai_run_timeout_seconds: float = Field(120.0, gt=0, le=3600)
+    openai_stream: bool = True
+    openai_poll_interval_ms: int = Field(100, ge=10, le=10_000)
+    openai_max_completion_tokens: int | None = Field(None, ge=1)
+    openai_transcription_model: Annotated[str | None, BeforeValidator(_model_or_off)] = (
+        "gpt-transcribe"
     )
-    openai_base_url: Annotated[str | None, BeforeValidator(_url)] = Field(
-        None, validation_alias="OPENAI_BASE_URL"
+    openai_responses_state: Annotated[ResponsesState, Choice] = "auto"
+    openai_tools: Annotated[ToolsSupport, Choice] = "auto"
+    ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_conversation_history: int = Field(20, ge=0, le=1000)
+    max_concurrent_replies: int = Field(32, ge=1, le=10_000)
+    database_path: Annotated[Path, BeforeValidator(_strip), AfterValidator(Path.expanduser)] = Path(
+        "data/bot.db"
     )
-    openai_model: Text = Field("gpt-4.1-mini", validation_alias="OPENAI_MODEL")
-    openai_api_mode: Annotated[ApiMode, Choice] = Field("chat", validation_alias="OPENAI_API_MODE")
-    openai_assistant_id: Text | None = Field(None, validation_alias="OPENAI_ASSISTANT_ID")
-    openai_timeout_seconds: float = Field(
-        60.0, gt=0, le=3600, validation_alias="OPENAI_TIMEOUT_SECONDS"
-    )
-    openai_max_retries: int = Field(2, ge=0, le=10, validation_alias="OPENAI_MAX_RETRIES")
-    openai_run_timeout_seconds: float = Field(
-        120.0, gt=0, le=3600, validation_alias="OPENAI_RUN_TIMEOUT_SECONDS"
-    )
-    openai_stream: bool = Field(True, validation_alias="OPENAI_STREAM")
-    openai_poll_interval_ms: int = Field(
-        100, ge=10, le=10_000, validation_alias="OPENAI_POLL_INTERVAL_MS"
-    )
-    openai_max_completion_tokens: int | None = Field(
-        None, ge=1, validation_alias="OPENAI_MAX_COMPLETION_TOKENS"
-    )
-    openai_transcription_model: Annotated[str | None, BeforeValidator(_model_or_off)] = Field(
-        "gpt-transcribe", validation_alias="OPENAI_TRANSCRIPTION_MODEL"
-    )
-    openai_responses_state: Annotated[ResponsesState, Choice] = Field(
-        "auto", validation_alias="OPENAI_RESPONSES_STATE"
-    )
-    openai_tools: Annotated[ToolsSupport, Choice] = Field("auto", validation_alias="OPENAI_TOOLS")
-    ai_system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, validation_alias="AI_SYSTEM_PROMPT")
-    max_conversation_history: int = Field(
-        20, ge=0, le=1000, validation_alias="MAX_CONVERSATION_HISTORY"
-    )
-    max_concurrent_replies: int = Field(
-        32, ge=1, le=10_000, validation_alias="MAX_CONCURRENT_REPLIES"
-    )
-    database_path: Annotated[Path, BeforeValidator(_strip), AfterValidator(Path.expanduser)] = (
-        Field(Path("data/bot.db"), validation_alias="DATABASE_PATH")
-    )
-    whatsapp_session: Text = Field("data/whatsapp.sqlite3", validation_alias="WHATSAPP_SESSION")
-    whatsapp_pair_phone: Annotated[str | None, BeforeValidator(_phone)] = Field(
-        None, validation_alias="WHATSAPP_PAIR_PHONE"
-    )
-    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = Field(
-        "INFO", validation_alias="LOG_LEVEL"
-    )
-    log_format: Annotated[LogFormat, Choice] = Field("auto", validation_alias="LOG_FORMAT")
-    bot_old_message_grace_seconds: float = Field(
-        300.0,
-        ge=0,
-        le=TEN_YEARS,
-        allow_inf_nan=False,
-        validation_alias="BOT_OLD_MESSAGE_GRACE_SECONDS",
-    )
-    bot_recovery_window_seconds: float = Field(
-        3600.0,
-        ge=0,
-        le=TEN_YEARS,
-        allow_inf_nan=False,
-        validation_alias="BOT_RECOVERY_WINDOW_SECONDS",
-    )
-    bot_shutdown_timeout_seconds: float = Field(
-        15.0, ge=0, le=3600, validation_alias="BOT_SHUTDOWN_TIMEOUT_SECONDS"
-    )
-    timezone: Annotated[str, BeforeValidator(_timezone)] = Field("UTC", validation_alias="TIMEZONE")
-    tools_modules: Annotated[tuple[str, ...], BeforeValidator(_csv(_module))] = Field(
-        (), validation_alias="TOOLS_MODULES"
-    )
-    tools_disabled: Csv = Field((), validation_alias="TOOLS_DISABLED")
-    tools_timeout_seconds: float = Field(
-        20.0, gt=0, le=600, validation_alias="TOOLS_TIMEOUT_SECONDS"
-    )
-    tools_max_rounds: int = Field(5, ge=1, le=50, validation_alias="TOOLS_MAX_ROUNDS")
-    group_mode: Annotated[GroupMode, Choice] = Field("mention", validation_alias="GROUP_MODE")
-    group_allowlist: Annotated[tuple[str, ...], BeforeValidator(_csv(_group))] = Field(
-        (), validation_alias="GROUP_ALLOWLIST"
-    )
-    bot_trigger_prefix: Text | None = Field(None, validation_alias="BOT_TRIGGER_PREFIX")
-    bot_command_prefix: Text = Field("/", validation_alias="BOT_COMMAND_PREFIX")
-    admin_numbers: Numbers = Field((), validation_alias="ADMIN_NUMBERS")
-    allowed_numbers: Numbers = Field((), validation_alias="ALLOWED_NUMBERS")
-    blocked_numbers: Numbers = Field((), validation_alias="BLOCKED_NUMBERS")
-    rate_limit_per_minute: int = Field(0, ge=0, validation_alias="RATE_LIMIT_PER_MINUTE")
-    daily_token_budget: int = Field(0, ge=0, validation_alias="DAILY_TOKEN_BUDGET")
-    debounce_seconds: float = Field(1.5, ge=0, le=60, validation_alias="DEBOUNCE_SECONDS")
-    max_message_chars: int = Field(4000, ge=200, le=65_536, validation_alias="MAX_MESSAGE_CHARS")
-    max_input_chars: int = Field(16_000, ge=100, le=1_000_000, validation_alias="MAX_INPUT_CHARS")
-    max_reply_parts: int = Field(10, ge=1, le=100, validation_alias="MAX_REPLY_PARTS")
-    handoff_minutes: float = Field(
-        30.0, ge=0, le=TEN_YEARS / 60, validation_alias="HANDOFF_MINUTES"
-    )
+    whatsapp_session: Text = "data/whatsapp.sqlite3"
+    whatsapp_pair_phone: Annotated[str | None, BeforeValidator(_phone)] = None
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
+    log_format: Annotated[LogFormat, Choice] = "auto"
+    bot_old_message_grace_seconds: float = Field(300.0, ge=0, le=TEN_YEARS)
+    bot_recovery_window_seconds: float = Field(3600.0, ge=0, le=TEN_YEARS)
+    bot_shutdown_timeout_seconds: float = Field(15.0, ge=0, le=3600)
+    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+    tools_modules: Annotated[tuple[str, ...], BeforeValidator(_csv(_module))] = ()
+    tools_disabled: Csv = ()
+    tools_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    tools_max_rounds: int = Field(5, ge=1, le=50)
+    group_mode: Annotated[GroupMode, Choice] = "mention"
+    group_allowlist: Annotated[tuple[str, ...], BeforeValidator(_csv(_group))] = ()
+    bot_trigger_prefix: Text | None = None
+    bot_command_prefix: Text = "/"
+    admin_numbers: Numbers = ()
+    allowed_numbers: Numbers = ()
+    blocked_numbers: Numbers = ()
+    rate_limit_per_minute: int = Field(0, ge=0)
+    daily_token_budget: int = Field(0, ge=0)
+    debounce_seconds: float = Field(1.5, ge=0, le=60)
+    max_message_chars: int = Field(4000, ge=200, le=65_536)
+    max_input_chars: int = Field(16_000, ge=100, le=1_000_000)
+    max_reply_parts: int = Field(10, ge=1, le=100)
+    handoff_minutes: float = Field(30.0, ge=0, le=TEN_YEARS / 60)
 
     @classmethod
     def settings_customise_sources(
@@ -287,10 +247,8 @@ class Settings(BaseSettings):
             yield name, redact_url(value) if isinstance(value, str) else value
 
 
-#: key -> field name, for every key the bot reads.
-_FIELD_OF: dict[str, str] = {
-    str(info.validation_alias): name for name, info in Settings.model_fields.items()
-}
+#: key -> field name, for every key the bot reads (the key is the name in capitals).
+_FIELD_OF: dict[str, str] = {name.upper(): name for name in Settings.model_fields}
 
 #: Every key the bot reads, for documentation checks.
 KNOWN_KEYS = frozenset(_FIELD_OF)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +174,31 @@ def test_bad_env_file_exits_2_naming_every_key(tmp_path: Path) -> None:
     assert "MAX_CONCURRENT_REPLIES" in proc.stderr
     assert "OPENAI_APIKEY is not a setting: did you mean OPENAI_API_KEY?" in proc.stderr
     assert "sk-x" not in proc.stderr + proc.stdout
+
+
+def test_a_good_start_warns_once_about_a_misspelled_key(tmp_path: Path) -> None:
+    """main.py starts despite OPENAI_APIKEY and logs one settings.unknown_key suggestion."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "OPENAI_APIKEY": "sk-typo-key-never-shown",
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "LOG_FORMAT": "json",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--env-file", os.devnull, "--replay", "-"],
+        input="",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    warnings = [
+        json.loads(line) for line in proc.stderr.splitlines() if '"settings.unknown_key"' in line
+    ]
+    assert [(w["key"], w["did_you_mean"], w["level"]) for w in warnings] == [
+        ("OPENAI_APIKEY", "OPENAI_API_KEY", "warning")
+    ]
+    assert "sk-typo-key-never-shown" not in proc.stderr + proc.stdout
