@@ -322,7 +322,8 @@ def _reason(key: str, error: ErrorDetails, raw: str) -> str:
 
 def _bounds(field: FieldInfo) -> str:
     """A field's numeric range in words: ``between 0 and 10`` or ``>= 1``."""
-    low = high = None
+    low: Any = None
+    high: Any = None
     op = ">="
     for meta in field.metadata:
         if isinstance(meta, annotated_types.Ge | annotated_types.Gt):

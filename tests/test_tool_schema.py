@@ -202,6 +202,7 @@ def test_types_a_model_cannot_send_are_refused(hint: Any, message: str) -> None:
             Route(Point(1.0, 2.5), [Point(0.0, 0.0, "a", ["t"])], Colour.RED),
         ),
         (Address, {"street": "s", "city": "c", "zip": None}, {"street": "s", "city": "c"}),
+        (list[Point] | None, [{"x": 1, "y": 2, "label": None, "tags": None}], [Point(1.0, 2.0)]),
     ],
 )
 def test_arguments_arrive_as_the_python_types_the_tool_asked_for(

@@ -58,7 +58,7 @@ def check_numbers(value: Any, at: str) -> None:
 
 def describe_invalid(exc: ValidationError) -> str:
     """Pydantic's errors as one short sentence the model can act on."""
-    parts = []
+    parts: list[str] = []
     for error in exc.errors(include_url=False)[:3]:
         at = "/".join(str(part) for part in error["loc"])
         if error["type"] == "missing":

@@ -36,6 +36,11 @@ __all__ = ["ArgumentSpec", "is_optional", "parse_docstring", "strict_problems"]
 #: subtree; a subtree with ``"?": True`` marks such a place.
 NullTree = dict[str, Any]
 _CLOSED = ConfigDict(extra="forbid")
+# Typing's special forms, used here at run time on hints only known then (Any keeps mypy out).
+_TYPED_DICT: Any = TypedDict
+_ANNOTATED: Any = Annotated
+_REQUIRED: Any = Required
+_NOT_REQUIRED: Any = NotRequired
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,15 +74,15 @@ class ArgumentSpec:
                 raise TypeError(f"{where}: parameter {p.name!r} needs a type hint")
             hint = _described(_compatible(hints[p.name]), arg_docs.get(p.name))
             if p.default is not p.empty:
-                hint = NotRequired[_with_default_note(hint, p.default)]
+                hint = _NOT_REQUIRED[_with_default_note(hint, p.default)]
             elif is_optional(hints[p.name]):
                 fill_none.append(p.name)
-                hint = NotRequired[hint]
+                hint = _NOT_REQUIRED[hint]
             else:
-                hint = Required[hint]
+                hint = _REQUIRED[hint]
             fields[p.name] = hint
-        shape = TypedDict(f"{getattr(fn, '__name__', 'tool')}_arguments", fields)  # type: ignore[operator]
-        shape.__pydantic_config__ = _CLOSED  # type: ignore[attr-defined]
+        shape = _TYPED_DICT(f"{getattr(fn, '__name__', 'tool')}_arguments", fields)
+        shape.__pydantic_config__ = _CLOSED
         try:
             adapter: TypeAdapter[Any] = TypeAdapter(shape)
             raw = adapter.json_schema()
@@ -166,8 +171,8 @@ def _portable(
         if name in seen:
             raise TypeError(f"{where}: recursive type {name} is not supported")
         inlined = _portable(defs[name], defs, (*seen, name), where, nulls)
-        node = {**inlined, **{k: v for k, v in node.items() if k != "title"}}
-        seen = (*seen, name)
+        # Siblings of the $ref (the argument's description) win over the type's own.
+        return {**inlined, **{k: v for k, v in node.items() if k not in ("title", "default")}}
     for key in ("title", "$defs", "default"):
         node.pop(key, None)
     if isinstance(node.get("type"), list):
@@ -175,23 +180,25 @@ def _portable(
         node["anyOf"] = arms
     for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
         if key in node:
+            # The arms of ``X | None`` sit where X sits: X's defaulted places are theirs.
             node["anyOf" if key == "oneOf" else key] = [
-                _portable(arm, defs, seen, where, {}) for arm in node.pop(key)
+                _portable(arm, defs, seen, where, nulls if key == "anyOf" else {})
+                for arm in node.pop(key)
             ]
     if isinstance(node.get("items"), dict):
-        child: NullTree = {}
-        node["items"] = _portable(node["items"], defs, seen, where, child)
-        if child:
-            nulls["*"] = child
+        item_nulls: NullTree = {}
+        node["items"] = _portable(node["items"], defs, seen, where, item_nulls)
+        if item_nulls:
+            nulls["*"] = item_nulls
     if isinstance(node.get("additionalProperties"), dict):
         node["additionalProperties"] = _portable(
             node["additionalProperties"], defs, seen, where, {}
         )
     if "properties" in node:
         required = set(node.get("required", []))
-        properties = {}
+        properties: dict[str, Any] = {}
         for name, prop in node["properties"].items():
-            child = {}
+            child: NullTree = {}
             prop = _portable(prop, defs, seen, where, child)
             if name not in required and not _nullable(prop):
                 prop = _or_null(prop)
@@ -227,7 +234,7 @@ def _drop_nulls(value: Any, tree: NullTree) -> Any:
         return [_drop_nulls(item, tree["*"]) for item in value]
     if not isinstance(value, dict):
         return value
-    out = {}
+    out: dict[str, Any] = {}
     for key, item in value.items():
         sub = tree.get(key)
         if sub is None:
@@ -251,18 +258,18 @@ def _compatible(tp: Any) -> Any:
     if typing.is_typeddict(tp) and type(tp).__module__ == "typing":
         hints = typing.get_type_hints(tp, include_extras=True)
         required = getattr(tp, "__required_keys__", frozenset())
-        fields = {}
+        fields: dict[str, Any] = {}
         for key, hint in hints.items():
             if typing.get_origin(hint) in (Required, NotRequired):
                 fields[key] = hint
             else:
-                marker = Required if key in required else NotRequired
+                marker = _REQUIRED if key in required else _NOT_REQUIRED
                 fields[key] = marker[_compatible(hint)]
-        remade = TypedDict(tp.__name__, fields)  # type: ignore[operator]
+        remade = _TYPED_DICT(tp.__name__, fields)
         remade.__doc__ = tp.__doc__
         return remade
     if origin is Annotated:
-        return Annotated[(_compatible(args[0]), *tp.__metadata__)]  # type: ignore[valid-type]
+        return _ANNOTATED[(_compatible(args[0]), *tp.__metadata__)]
     if origin in (typing.Union, types.UnionType):
         return functools.reduce(operator.or_, [_compatible(arm) for arm in args])
     if args and origin in (list, tuple, dict, collections.abc.Sequence, collections.abc.Mapping):
@@ -278,9 +285,9 @@ def _described(hint: Any, doc: str | None) -> Any:
         if notes:
             rest = tuple(m for m in hint.__metadata__ if not isinstance(m, str))
             base = typing.get_args(hint)[0]
-            hint = Annotated[(base, *rest)] if rest else base  # type: ignore[valid-type]
+            hint = _ANNOTATED[(base, *rest)] if rest else base
     description = " ".join(notes) or doc
-    return Annotated[hint, Field(description=description)] if description else hint
+    return _ANNOTATED[hint, Field(description=description)] if description else hint
 
 
 def _with_default_note(hint: Any, default: Any) -> Any:
@@ -291,7 +298,7 @@ def _with_default_note(hint: Any, default: Any) -> Any:
         shown = json.dumps(getattr(default, "value", default))
     except (TypeError, ValueError):
         return hint
-    return Annotated[hint, Field(json_schema_extra=_append_default(shown))]
+    return _ANNOTATED[hint, Field(json_schema_extra=_append_default(shown))]
 
 
 def _append_default(shown: str) -> Callable[[dict[str, Any]], None]:
