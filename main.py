@@ -73,10 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.app import FrontEnd, FrontEndKind, run
     from bot.logs import configure_logging
 
-    key = settings.openai_api_key
-    configure_logging(
-        settings.log_level, settings.log_format, secrets=[key.get_secret_value()] if key else []
-    )
+    api_key = settings.openai_api_key
+    secrets = [api_key.get_secret_value()] if api_key else []
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
     for typo, meant in sorted(hints.items()):
         structlog.get_logger("main").warning("settings.unknown_key", key=typo, did_you_mean=meant)
     kind: FrontEndKind = "replay" if args.replay else "console" if args.console else "live"

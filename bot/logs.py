@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -41,7 +41,7 @@ class Redactor:
                 text = text.replace(secret, MASK)
         return _KEY_SHAPE.sub(MASK, text) if "sk-" in text else text
 
-    def __call__(self, _: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
         """Mask the event's secrets in place."""
         for key, value in event_dict.items():
             event_dict[key] = MASK if key.lower() in _SECRET_FIELDS else self._scrub(value)

@@ -257,7 +257,7 @@ KNOWN_KEYS = frozenset(_FIELD_OF)
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build ``Settings`` from ``env``; raise one ``ConfigError`` listing every problem."""
     # Unset or blank keys keep the field's default.
-    raw = {key: env[key] for key in KNOWN_KEYS if env.get(key) and env[key].strip()}
+    raw: dict[str, Any] = {key: env[key] for key in KNOWN_KEYS if env.get(key) and env[key].strip()}
     problems: dict[str, str] = {}
     mode = raw.get("OPENAI_API_MODE", "chat").strip().lower()
     if mode == "assistants" and "OPENAI_MODEL" not in raw:

@@ -257,7 +257,7 @@ def _compatible(tp: Any) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if typing.is_typeddict(tp) and type(tp).__module__ == "typing":
         hints = typing.get_type_hints(tp, include_extras=True)
-        required = getattr(tp, "__required_keys__", frozenset())
+        required: frozenset[str] = getattr(tp, "__required_keys__", frozenset())
         fields: dict[str, Any] = {}
         for key, hint in hints.items():
             if typing.get_origin(hint) in (Required, NotRequired):
