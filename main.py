@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+import structlog
 from dotenv import load_dotenv
 
 EXIT_CONFIG = 2
@@ -48,8 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(args.env_file, override=False)
 
     from bot.errors import ConfigError, StartupError
-    from bot.settings import load_settings
+    from bot.settings import load_settings, unknown_key_hints
 
+    hints = unknown_key_hints(os.environ)  # OPENAI_APIKEY -> OPENAI_API_KEY: warned, not refused
     try:
         settings = load_settings(os.environ)
     except ConfigError as exc:
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for key, why in sorted(exc.problems.items()):
             print(f"  {key}: {why}", file=sys.stderr)
+        for typo, meant in sorted(hints.items()):
+            print(f"  {typo} is not a setting: did you mean {meant}?", file=sys.stderr)
         return EXIT_CONFIG
 
     # neonize configures the root logger when imported: import it first, then ours.
@@ -69,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.app import FrontEnd, FrontEndKind, run
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    api_key = settings.openai_api_key
+    secrets = [api_key.get_secret_value()] if api_key else []
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    for typo, meant in sorted(hints.items()):
+        structlog.get_logger("main").warning("settings.unknown_key", key=typo, did_you_mean=meant)
     kind: FrontEndKind = "replay" if args.replay else "console" if args.console else "live"
     front = FrontEnd(
         kind=kind,

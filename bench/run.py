@@ -29,7 +29,7 @@ import psutil
 from bench.scenarios.common import ROOT, Metric, ScenarioResult, fmt, machine_info
 
 #: Scenario modules, in the issue's order.
-SCENARIOS = ("overhead", "concurrency", "delivery", "storage", "memory", "startup")
+SCENARIOS = ("overhead", "concurrency", "delivery", "storage", "memory", "startup", "toolcall")
 SIZES = ("full", "quick", "tiny")
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
 

@@ -1,28 +1,42 @@
 """Settings: read once from a mapping (the environment), validated completely, frozen.
 
 ``load_settings(os.environ)`` either returns a ``Settings`` or raises one ``ConfigError`` naming
-every bad or missing key with the reason. Nothing else in the bot reads the environment.
+every bad or missing key with the reason in plain words. Nothing else in the bot reads the
+environment: the entry point loads ``.env`` with python-dotenv and hands ``os.environ`` in, and
+pydantic-settings is told to read nothing but that mapping.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import ConfigError
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-T = TypeVar("T")
+from bot.errors import ConfigError
 
 ApiMode = Literal["chat", "assistants", "responses"]
 LogFormat = Literal["auto", "json", "console"]
 GroupMode = Literal["off", "mention", "all"]
 ResponsesState = Literal["auto", "conversation", "previous_response", "local"]
 ToolsSupport = Literal["auto", "on", "off"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 #: Upper bound for time windows: large enough for any use, small enough for datetime maths.
 TEN_YEARS = 10 * 365 * 24 * 3600.0
@@ -32,29 +46,8 @@ DEFAULT_SYSTEM_PROMPT = (
     "the person writes in."
 )
 
-
-class Secret:
-    """A string that never shows itself in ``repr``, ``str`` or logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret value, for the one place that needs it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+#: Prefixes of our keys: an unknown key starting with one is probably a typo of ours.
+_OUR_PREFIXES = ("OPENAI_", "WHATSAPP_", "BOT_", "MAX_", "TOOLS_", "GROUP_", "LOG_", "AI_")
 
 
 def redact_url(value: str) -> str:
@@ -66,135 +59,20 @@ def redact_url(value: str) -> str:
     return parsed._replace(netloc=netloc).geturl()
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Every setting of the bot, validated. Build it with ``load_settings``."""
-
-    openai_api_key: Secret | None = field(default=None, repr=False)
-    openai_base_url: str | None = None
-    openai_model: str = "gpt-4.1-mini"
-    openai_api_mode: ApiMode = "chat"
-    openai_assistant_id: str | None = None
-    openai_timeout_seconds: float = 60.0
-    openai_max_retries: int = 2
-    openai_run_timeout_seconds: float = 120.0
-    openai_stream: bool = True
-    openai_poll_interval_ms: int = 100
-    openai_max_completion_tokens: int | None = None
-    openai_transcription_model: str | None = "gpt-transcribe"
-    openai_responses_state: ResponsesState = "auto"
-    openai_tools: ToolsSupport = "auto"
-    ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    max_conversation_history: int = 20
-    max_concurrent_replies: int = 32
-    database_path: Path = Path("data/bot.db")
-    whatsapp_session: str = "data/whatsapp.sqlite3"
-    whatsapp_pair_phone: str | None = None
-    log_level: str = "INFO"
-    log_format: LogFormat = "auto"
-    bot_old_message_grace_seconds: float = 300.0
-    bot_recovery_window_seconds: float = 3600.0
-    bot_shutdown_timeout_seconds: float = 15.0
-    timezone: str = "UTC"
-    tools_modules: tuple[str, ...] = ()
-    tools_disabled: tuple[str, ...] = ()
-    tools_timeout_seconds: float = 20.0
-    tools_max_rounds: int = 5
-    group_mode: GroupMode = "mention"
-    group_allowlist: tuple[str, ...] = ()
-    bot_trigger_prefix: str | None = None
-    bot_command_prefix: str = "/"
-    admin_numbers: tuple[str, ...] = ()
-    allowed_numbers: tuple[str, ...] = ()
-    blocked_numbers: tuple[str, ...] = ()
-    rate_limit_per_minute: int = 0
-    daily_token_budget: int = 0
-    debounce_seconds: float = 1.5
-    max_message_chars: int = 4000
-    max_input_chars: int = 16_000
-    max_reply_parts: int = 10
-    handoff_minutes: float = 30.0
-
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{name}={redact_url(value)!r}" if isinstance(value, str) else f"{name}={value!r}"
-            for name in self.__dataclass_fields__
-            if name != "openai_api_key"
-            for value in (getattr(self, name),)
-        )
-        key = "'***'" if self.openai_api_key is not None else "None"
-        return f"Settings(openai_api_key={key}, {shown})"
+# --- parsers for what pydantic has no type for: each returns the value or raises ValueError ----
 
 
-# --- parsers: each returns the value or raises ValueError(reason) -------------------------
+def _api_key(raw: str) -> str:
+    value = raw.strip()
+    if not all(" " < ch < "\x7f" for ch in value):
+        # Never echo the key: an HTTP header cannot carry it, and it is a secret.
+        raise ValueError("contains a space, a non-printable or a non-ASCII character (not shown)")
+    return value
 
 
 def _model_or_off(raw: str) -> str | None:
     value = raw.strip()
     return None if value.lower() == "off" else value
-
-
-def _str(raw: str) -> str:
-    return raw
-
-
-def _nonempty(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return raw.strip()
-
-
-def _int(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError(f"must be a whole number, got {raw!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise ValueError(f"must be {bound}, got {value}")
-        return value
-
-    return parse
-
-
-def _float(
-    low: float, high: float | None = None, *, strict_low: bool = False
-) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError(f"must be a number, got {raw!r}") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"must be a finite number, got {raw!r}")
-        too_low = value <= low if strict_low else value < low
-        if too_low or (high is not None and value > high):
-            op = ">" if strict_low else ">="
-            bound = f"between {low} and {high}" if high is not None else f"{op} {low}"
-            raise ValueError(f"must be {bound}, got {value:g}")
-        return value
-
-    return parse
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, got {raw!r}")
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}; got {raw!r}")
-        return value
-
-    return parse
 
 
 def _url(raw: str) -> str:
@@ -213,14 +91,6 @@ def _phone(raw: str) -> str:
             f"got {raw!r}"
         )
     return digits
-
-
-def _csv(item: Callable[[str], str] | None = None) -> Callable[[str], tuple[str, ...]]:
-    def parse(raw: str) -> tuple[str, ...]:
-        parts = [p.strip() for p in raw.split(",") if p.strip()]
-        return tuple(item(p) for p in parts) if item else tuple(parts)
-
-    return parse
 
 
 def _number_or_jid(raw: str) -> str:
@@ -254,104 +124,212 @@ def _timezone(raw: str) -> str:
     return value
 
 
-def _log_level(raw: str) -> str:
-    value = raw.strip().upper()
-    if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError(f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
-    return value
+def _csv(item: Callable[[str], str] | None = None) -> Callable[[Any], Any]:
+    def parse(raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        return tuple(item(p) for p in parts) if item else tuple(parts)
+
+    return parse
 
 
-def _path(raw: str) -> Path:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return Path(raw.strip()).expanduser()
+def _strip(raw: Any) -> Any:
+    return raw.strip() if isinstance(raw, str) else raw
 
 
-#: key -> (field name, parser). Unset or empty keys keep the field's default.
-_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "OPENAI_API_KEY": ("openai_api_key", lambda raw: Secret(_nonempty(raw))),
-    "OPENAI_BASE_URL": ("openai_base_url", _url),
-    "OPENAI_MODEL": ("openai_model", _nonempty),
-    "OPENAI_API_MODE": ("openai_api_mode", _choice("chat", "assistants", "responses")),
-    "OPENAI_ASSISTANT_ID": ("openai_assistant_id", _nonempty),
-    "OPENAI_TIMEOUT_SECONDS": ("openai_timeout_seconds", _float(0, 3600, strict_low=True)),
-    "OPENAI_MAX_RETRIES": ("openai_max_retries", _int(0, 10)),
-    "OPENAI_RUN_TIMEOUT_SECONDS": ("openai_run_timeout_seconds", _float(0, 3600, strict_low=True)),
-    "OPENAI_STREAM": ("openai_stream", _bool),
-    "OPENAI_POLL_INTERVAL_MS": ("openai_poll_interval_ms", _int(10, 10_000)),
-    "OPENAI_MAX_COMPLETION_TOKENS": ("openai_max_completion_tokens", _int(1)),
-    "OPENAI_TRANSCRIPTION_MODEL": ("openai_transcription_model", _model_or_off),
-    "OPENAI_RESPONSES_STATE": (
-        "openai_responses_state",
-        _choice("auto", "conversation", "previous_response", "local"),
-    ),
-    "OPENAI_TOOLS": ("openai_tools", _choice("auto", "on", "off")),
-    "AI_SYSTEM_PROMPT": ("ai_system_prompt", _str),
-    "MAX_CONVERSATION_HISTORY": ("max_conversation_history", _int(0, 1000)),
-    "MAX_CONCURRENT_REPLIES": ("max_concurrent_replies", _int(1, 10_000)),
-    "DATABASE_PATH": ("database_path", _path),
-    "WHATSAPP_SESSION": ("whatsapp_session", _nonempty),
-    "WHATSAPP_PAIR_PHONE": ("whatsapp_pair_phone", _phone),
-    "LOG_LEVEL": ("log_level", _log_level),
-    "LOG_FORMAT": ("log_format", _choice("auto", "json", "console")),
-    "BOT_OLD_MESSAGE_GRACE_SECONDS": ("bot_old_message_grace_seconds", _float(0, TEN_YEARS)),
-    "BOT_RECOVERY_WINDOW_SECONDS": ("bot_recovery_window_seconds", _float(0, TEN_YEARS)),
-    "BOT_SHUTDOWN_TIMEOUT_SECONDS": ("bot_shutdown_timeout_seconds", _float(0, 3600)),
-    "TIMEZONE": ("timezone", _timezone),
-    "TOOLS_MODULES": ("tools_modules", _csv(_module)),
-    "TOOLS_DISABLED": ("tools_disabled", _csv()),
-    "TOOLS_TIMEOUT_SECONDS": ("tools_timeout_seconds", _float(0, 600, strict_low=True)),
-    "TOOLS_MAX_ROUNDS": ("tools_max_rounds", _int(1, 50)),
-    "GROUP_MODE": ("group_mode", _choice("off", "mention", "all")),
-    "GROUP_ALLOWLIST": ("group_allowlist", _csv(_group)),
-    "BOT_TRIGGER_PREFIX": ("bot_trigger_prefix", _nonempty),
-    "BOT_COMMAND_PREFIX": ("bot_command_prefix", _nonempty),
-    "ADMIN_NUMBERS": ("admin_numbers", _csv(_number_or_jid)),
-    "ALLOWED_NUMBERS": ("allowed_numbers", _csv(_number_or_jid)),
-    "BLOCKED_NUMBERS": ("blocked_numbers", _csv(_number_or_jid)),
-    "RATE_LIMIT_PER_MINUTE": ("rate_limit_per_minute", _int(0)),
-    "DAILY_TOKEN_BUDGET": ("daily_token_budget", _int(0)),
-    "DEBOUNCE_SECONDS": ("debounce_seconds", _float(0, 60)),
-    "MAX_MESSAGE_CHARS": ("max_message_chars", _int(200, 65_536)),
-    "MAX_INPUT_CHARS": ("max_input_chars", _int(100, 1_000_000)),
-    "MAX_REPLY_PARTS": ("max_reply_parts", _int(1, 100)),
-    "HANDOFF_MINUTES": ("handoff_minutes", _float(0, TEN_YEARS / 60)),
-}
+def _lower(raw: Any) -> Any:
+    return raw.strip().lower() if isinstance(raw, str) else raw
+
+
+def _upper(raw: Any) -> Any:
+    return raw.strip().upper() if isinstance(raw, str) else raw
+
+
+# --- field types -------------------------------------------------------------------------------
+
+Text = Annotated[str, BeforeValidator(_strip)]
+Choice = BeforeValidator(_lower)
+Csv = Annotated[tuple[str, ...], BeforeValidator(_csv())]
+Numbers = Annotated[tuple[str, ...], BeforeValidator(_csv(_number_or_jid))]
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot, validated and frozen. Build it with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        alias_generator=str.upper,
+        validate_default=False,  # defaults are already what they should be
+    )
+
+    openai_api_key: Annotated[SecretStr | None, BeforeValidator(_api_key)] = None
+    openai_base_url: Annotated[str | None, BeforeValidator(_url)] = None
+    openai_model: Text = "gpt-4.1-mini"
+    openai_api_mode: Annotated[ApiMode, Choice] = "chat"
+    openai_assistant_id: Text | None = None
+    openai_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    openai_max_retries: int = Field(2, ge=0, le=10)
+    openai_run_timeout_seconds: float = Field(120.0, gt=0, le=3600)
+    openai_stream: bool = True
+    openai_poll_interval_ms: int = Field(100, ge=10, le=10_000)
+    openai_max_completion_tokens: int | None = Field(None, ge=1)
+    openai_transcription_model: Annotated[str | None, BeforeValidator(_model_or_off)] = (
+        "gpt-transcribe"
+    )
+    openai_responses_state: Annotated[ResponsesState, Choice] = "auto"
+    openai_tools: Annotated[ToolsSupport, Choice] = "auto"
+    ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_conversation_history: int = Field(20, ge=0, le=1000)
+    max_concurrent_replies: int = Field(32, ge=1, le=10_000)
+    database_path: Annotated[Path, BeforeValidator(_strip), AfterValidator(Path.expanduser)] = Path(
+        "data/bot.db"
+    )
+    whatsapp_session: Text = "data/whatsapp.sqlite3"
+    whatsapp_pair_phone: Annotated[str | None, BeforeValidator(_phone)] = None
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
+    log_format: Annotated[LogFormat, Choice] = "auto"
+    bot_old_message_grace_seconds: float = Field(300.0, ge=0, le=TEN_YEARS)
+    bot_recovery_window_seconds: float = Field(3600.0, ge=0, le=TEN_YEARS)
+    bot_shutdown_timeout_seconds: float = Field(15.0, ge=0, le=3600)
+    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+    tools_modules: Annotated[tuple[str, ...], BeforeValidator(_csv(_module))] = ()
+    tools_disabled: Csv = ()
+    tools_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    tools_max_rounds: int = Field(5, ge=1, le=50)
+    group_mode: Annotated[GroupMode, Choice] = "mention"
+    group_allowlist: Annotated[tuple[str, ...], BeforeValidator(_csv(_group))] = ()
+    bot_trigger_prefix: Text | None = None
+    bot_command_prefix: Text = "/"
+    admin_numbers: Numbers = ()
+    allowed_numbers: Numbers = ()
+    blocked_numbers: Numbers = ()
+    rate_limit_per_minute: int = Field(0, ge=0)
+    daily_token_budget: int = Field(0, ge=0)
+    debounce_seconds: float = Field(1.5, ge=0, le=60)
+    max_message_chars: int = Field(4000, ge=200, le=65_536)
+    max_input_chars: int = Field(16_000, ge=100, le=1_000_000)
+    max_reply_parts: int = Field(10, ge=1, le=100)
+    handoff_minutes: float = Field(30.0, ge=0, le=TEN_YEARS / 60)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the mapping ``load_settings`` hands in: no second read of the environment."""
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Settings that contradict each other, named by key."""
+        problems: dict[str, str] = {}
+        overlap = set(self.admin_numbers) & set(self.blocked_numbers)
+        if overlap:
+            problems["BLOCKED_NUMBERS"] = f"blocks admin(s) {', '.join(sorted(overlap))}"
+        if any(ch.isalnum() for ch in self.bot_command_prefix):
+            problems["BOT_COMMAND_PREFIX"] = (
+                f"must not contain letters or digits, got {self.bot_command_prefix!r}"
+            )
+        if problems:
+            raise PydanticCustomError("conflict", "conflicting settings", {"problems": problems})
+        return self
+
+    def __repr_args__(self) -> Any:
+        """Fields for ``repr``: the key masked (SecretStr), passwords in URLs masked."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if isinstance(value, str) else value
+
+
+#: key -> field name, for every key the bot reads (the key is the name in capitals).
+_FIELD_OF: dict[str, str] = {name.upper(): name for name in Settings.model_fields}
 
 #: Every key the bot reads, for documentation checks.
-KNOWN_KEYS = frozenset(_FIELDS)
+KNOWN_KEYS = frozenset(_FIELD_OF)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build ``Settings`` from ``env``; raise one ``ConfigError`` listing every problem."""
-    values: dict[str, Any] = {}
+    # Unset or blank keys keep the field's default.
+    raw: dict[str, Any] = {key: env[key] for key in KNOWN_KEYS if env.get(key) and env[key].strip()}
     problems: dict[str, str] = {}
-    for key, (name, parse) in _FIELDS.items():
-        raw = env.get(key)
-        if raw is None or raw.strip() == "":
-            continue
-        try:
-            values[name] = parse(raw)
-        except ValueError as exc:
-            problems[key] = str(exc)
-
-    mode = values.get("openai_api_mode", "chat")
-    if "openai_api_key" not in values and "openai_base_url" not in values:
+    mode = raw.get("OPENAI_API_MODE", "chat").strip().lower()
+    if mode == "assistants" and "OPENAI_MODEL" not in raw:
+        raw["OPENAI_MODEL"] = ""  # no per-run override: the assistant's own model answers
+    if mode == "assistants" and "OPENAI_ASSISTANT_ID" not in raw:
+        problems["OPENAI_ASSISTANT_ID"] = "is required when OPENAI_API_MODE=assistants (asst_...)"
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=True):
+            if error["type"] == "conflict":
+                problems.update(error.get("ctx", {})["problems"])
+            else:
+                key = str(error["loc"][0]) if error["loc"] else "settings"
+                problems.setdefault(key, _reason(key, error, raw.get(key, "")))
+    if "OPENAI_API_KEY" not in raw and (
+        "OPENAI_BASE_URL" not in raw or "OPENAI_BASE_URL" in problems
+    ):
         problems["OPENAI_API_KEY"] = (
             "is required (or set OPENAI_BASE_URL to an OpenAI-compatible server that needs no key)"
         )
-    if mode == "assistants" and "openai_model" not in values:
-        values["openai_model"] = ""  # no per-run override: the assistant's own model answers
-    if mode == "assistants" and "openai_assistant_id" not in values:
-        problems["OPENAI_ASSISTANT_ID"] = "is required when OPENAI_API_MODE=assistants (asst_...)"
-    admins = set(values.get("admin_numbers", ()))
-    blocked = set(values.get("blocked_numbers", ()))
-    if admins & blocked:
-        problems["BLOCKED_NUMBERS"] = f"blocks admin(s) {', '.join(sorted(admins & blocked))}"
-    prefix = values.get("bot_command_prefix", "/")
-    if prefix and any(ch.isalnum() for ch in prefix):
-        problems["BOT_COMMAND_PREFIX"] = f"must not contain letters or digits, got {prefix!r}"
-
     if problems:
-        raise ConfigError(problems)
-    return Settings(**values)
+        # ``from None``: pydantic's error would quote the input, the key included.
+        raise ConfigError(problems) from None
+    return settings
+
+
+def unknown_key_hints(env: Mapping[str, str]) -> dict[str, str]:
+    """Unknown keys that look like ours (``OPENAI_APIKEY``) -> the key probably meant."""
+    hints: dict[str, str] = {}
+    for key in env:
+        if key in KNOWN_KEYS or not key.upper().startswith(_OUR_PREFIXES):
+            continue
+        close = difflib.get_close_matches(key.upper(), KNOWN_KEYS, n=1, cutoff=0.8)
+        if close:
+            hints[key] = close[0]
+    return hints
+
+
+def _reason(key: str, error: ErrorDetails, raw: str) -> str:
+    """Pydantic's error for ``key`` in the operator's words, without pydantic's jargon."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    field = Settings.model_fields[_FIELD_OF[key]] if key in _FIELD_OF else None
+    shown = "(not shown)" if key == "OPENAI_API_KEY" else repr(raw)
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"must be a whole number, got {shown}"
+    if kind in ("float_parsing", "float_type"):
+        return f"must be a number, got {shown}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {shown}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"must be true or false, got {shown}"
+    if kind == "literal_error" and field is not None:
+        choices = [str(choice) for choice in get_args(field.annotation)]
+        return f"must be one of {', '.join(choices)}; got {shown}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal") and field:
+        return f"must be {_bounds(field)}, got {raw.strip()}"
+    return f"{error['msg'][:1].lower()}{error['msg'][1:]}, got {shown}"
+
+
+def _bounds(field: FieldInfo) -> str:
+    """A field's numeric range in words: ``between 0 and 10`` or ``>= 1``."""
+    low: Any = None
+    high: Any = None
+    op = ">="
+    for meta in field.metadata:
+        if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
+            low, op = (meta.ge, ">=") if isinstance(meta, annotated_types.Ge) else (meta.gt, ">")
+        elif isinstance(meta, annotated_types.Le):
+            high = meta.le
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"{op} {low:g}" if low is not None else f"<= {high:g}"

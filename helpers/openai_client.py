@@ -15,7 +15,11 @@ NO_KEY_PLACEHOLDER = "no-key-needed"
 
 def build_client(settings: Settings) -> AsyncOpenAI:
     """An ``AsyncOpenAI`` client with the configured key, base URL, timeout and retries."""
-    key = settings.openai_api_key.reveal() if settings.openai_api_key else NO_KEY_PLACEHOLDER
+    key = (
+        settings.openai_api_key.get_secret_value()
+        if settings.openai_api_key
+        else NO_KEY_PLACEHOLDER
+    )
     silence_assistants_deprecation()
     return AsyncOpenAI(
         api_key=key,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 
 from bot.errors import ConfigError
 from bot.reminders import ReminderService
@@ -216,3 +217,24 @@ async def test_a_failed_send_is_retried_later_not_in_a_loop(store: Store) -> Non
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_arguments_as_an_object_and_a_huge_id_are_tool_errors_not_tracebacks(
+    make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """Arguments sent as a JSON object work; an id beyond 64 bits is an error the model reads."""
+    clock = FakeClock()
+    tools = box(make_settings(), store, clock)
+    due = (clock.now() + timedelta(days=1)).isoformat()
+    with structlog.testing.capture_logs() as logs:
+        made, huge = await tools.run(
+            [
+                ToolCall("c1", "set_reminder", {"when": due, "text": "tea"}),
+                ToolCall("c2", "cancel_reminder", json.dumps({"reminder_id": 10**30})),
+            ],
+            turn_for(ALICE),
+        )
+    assert made.ok and json.loads(made.output)["text"] == "tea"
+    assert not huge.ok
+    assert huge.error == "invalid arguments at 'reminder_id': the number is out of range"
+    assert [e.get("exc_info") for e in logs if e["event"] == "tool.failed"] == [None]

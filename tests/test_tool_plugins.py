@@ -170,12 +170,15 @@ def test_a_syntax_error_names_the_module(write_plugin: WritePlugin) -> None:
 
 
 def test_current_datetime_schema() -> None:
-    """current_datetime takes one optional, documented timezone argument."""
+    """current_datetime takes one nullable, documented timezone argument (strict form)."""
     spec = get_tool(current_datetime)
-    assert spec is not None
-    assert spec.parameters["required"] == []
+    assert spec is not None and spec.strict
+    assert spec.parameters["required"] == ["timezone"]
     assert list(spec.parameters["properties"]) == ["timezone"]
-    assert spec.parameters["properties"]["timezone"]["type"] == ["string", "null"]
+    assert spec.parameters["properties"]["timezone"]["anyOf"] == [
+        {"type": "string"},
+        {"type": "null"},
+    ]
     assert "IANA" in spec.parameters["properties"]["timezone"]["description"]
 
 

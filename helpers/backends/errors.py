@@ -37,4 +37,5 @@ def translate(exc: Exception) -> ReplyError:
         )
     if isinstance(exc, openai.OpenAIError):
         return ReplyError(f"OpenAI client error: {exc}", cause="client_error")
-    return ReplyError(f"unexpected error: {exc!r}", cause="unexpected")
+    # The type and message only: a repr can quote its arguments, such as a header holding the key.
+    return ReplyError(f"unexpected error: {type(exc).__name__}: {exc}", cause="unexpected")

@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-import jsonschema
 import structlog
+from pydantic import ValidationError
 
 from bot.errors import ToolError
+from helpers.tools.arguments import CallFailed as _CallFailed
+from helpers.tools.arguments import check_against_schema, describe_invalid, parse_arguments
 from helpers.tools.context import ToolContext
-from helpers.tools.schema import from_json, parse_docstring, signature_schema
+from helpers.tools.schema import ArgumentSpec, parse_docstring, strict_problems
 
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
@@ -61,15 +63,20 @@ class Tool:
     parameters: dict[str, Any]
     fn: ToolFunction = field(repr=False)
     timeout: float | None = None
-    #: Python types of the arguments, to turn JSON values into Enums, tuples and dataclasses.
-    arg_types: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    #: Optional arguments without a Python default: passed as None when the model omits them.
-    fill_none: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    #: How arguments are validated and converted; None for an explicit ``parameters=`` schema.
+    arguments: ArgumentSpec | None = field(default=None, repr=False, compare=False)
+    #: Whether ``parameters`` qualifies for OpenAI's ``strict`` function calling.
+    strict: bool = field(default=False, compare=False)
     _validator: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Build the argument validator once."""
-        object.__setattr__(self, "_validator", jsonschema.Draft202012Validator(self.parameters))
+        """An explicit schema is checked with jsonschema (imported only for such tools)."""
+        validator = None
+        if self.arguments is None:
+            import jsonschema
+
+            validator = jsonschema.Draft202012Validator(self.parameters)
+        object.__setattr__(self, "_validator", validator)
 
     @classmethod
     def from_function(
@@ -88,7 +95,6 @@ class Tool:
         params = list(inspect.signature(fn).parameters.values())
         if not params or params[0].name != "ctx":
             raise TypeError(f"{where}: the first parameter must be 'ctx: ToolContext'")
-        arguments = params[1:]
         name = name or str(getattr(fn, "__name__", ""))
         if not _NAME.match(name):
             raise ValueError(f"{where}: name {name!r} must match {_NAME.pattern}")
@@ -99,35 +105,35 @@ class Tool:
         if timeout is not None and not timeout > 0:
             raise ValueError(f"{where}: timeout must be positive, not {timeout!r}")
         if parameters is not None:
+            import jsonschema
+
             schema = copy.deepcopy(dict(parameters))
             jsonschema.Draft202012Validator.check_schema(schema)
             if schema.get("type") != "object":
                 raise ValueError(f"{where}: parameters must be a JSON Schema of type 'object'")
-            return cls(name, description, schema, fn, timeout)
+            return cls(name, description, schema, fn, timeout, strict=not strict_problems(schema))
+        spec = ArgumentSpec.from_signature(fn, params[1:], arg_docs, where)
+        strict = not strict_problems(spec.schema)
+        return cls(name, description, spec.schema, fn, timeout, spec, strict)
 
-        schema, hints, fill_none = signature_schema(fn, arguments, arg_docs, where)
-        return cls(name, description, schema, fn, timeout, hints, fill_none)
+    def bind(self, arguments: str | Mapping[str, Any]) -> dict[str, Any]:
+        """Parse, validate and convert the model's arguments into keyword arguments for ``fn``.
 
-    def bind(self, arguments: str) -> dict[str, Any]:
-        """Parse and validate the model's JSON arguments into keyword arguments for ``fn``."""
+        ``arguments`` is the JSON text the model sent, or the object itself (some servers
+        send the object instead of a string).
+        """
+        value = parse_arguments(arguments)
+        if self.arguments is not None:
+            try:
+                return self.arguments.validate(value)
+            except ValidationError as exc:
+                raise _CallFailed(describe_invalid(exc)) from None
+        check_against_schema(self._validator, value)
         try:
-            value = json.loads(arguments.strip() or "{}")
-        except json.JSONDecodeError as exc:
-            raise _CallFailed(f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
-        if not isinstance(value, dict):
-            raise _CallFailed("arguments must be a JSON object")
-        error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
-        if error is not None:
-            at = "/".join(str(part) for part in error.absolute_path)
-            raise _CallFailed(f"invalid arguments{f' at {at!r}' if at else ''}: {error.message}")
-        kwargs = {name: None for name in self.fill_none}
-        for key, item in value.items():
-            kwargs[key] = from_json(self.arg_types[key], item) if key in self.arg_types else item
-        try:
-            inspect.signature(self.fn).bind(None, **kwargs)
+            inspect.signature(self.fn).bind(None, **value)
         except TypeError as exc:
             raise _CallFailed(f"arguments do not fit the tool: {exc}") from None
-        return kwargs
+        return value
 
 
 @overload
@@ -177,7 +183,7 @@ class ToolCall:
 
     id: str
     name: str
-    arguments: str
+    arguments: str | Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,14 +358,6 @@ def refuse_all(
     """Answer every call with an error output without running it."""
     output = json.dumps({"error": reason}, ensure_ascii=False)
     return [ToolResult(call.id, call.name, output, False, reason, 0.0) for call in calls]
-
-
-class _CallFailed(Exception):
-    """A call that could not run; ``reason`` is what the model reads."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _encode(value: Any) -> str:
