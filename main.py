@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -42,9 +43,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def replay_file_problem(name: str) -> str | None:
+    """Why ``--replay name`` cannot be read, or None ('-' is standard input)."""
+    if name == "-":
+        return None
+    path = Path(name)
+    if not path.exists():
+        return "does not exist: check the path (use '-' to read standard input)"
+    if not path.is_file():
+        return "is not a file: give a file of MessageEv JSON lines"
+    if not os.access(path, os.R_OK):
+        return "cannot be read: make it readable by the user the bot runs as"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bot; return the process exit code."""
     args = parse_args(argv)
+    if args.replay and (problem := replay_file_problem(args.replay)):
+        print(f"Cannot start: replay file {args.replay!r} {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     load_dotenv(args.env_file, override=False)
 
     from bot.errors import ConfigError, StartupError

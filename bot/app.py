@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, Protocol
@@ -15,6 +15,7 @@ import structlog
 
 from bot.clock import Clock, SystemClock
 from bot.commands import Commands
+from bot.errors import StartupError, StorageError
 from bot.limits import Gate
 from bot.lines import LineReader
 from bot.messages import BotIdentity
@@ -28,6 +29,7 @@ from helpers.openai_client import build_client
 from helpers.tools.box import ToolBox
 from helpers.tools.builtin import build_registry
 from helpers.transcription import Transcriber
+from storage.single_bot import single_bot_lock
 from storage.store import Store
 
 log = structlog.get_logger("bot.app")
@@ -72,7 +74,7 @@ async def wire(
     """
     clock = clock or SystemClock()
     started_at = clock.now()
-    async with Store.open(settings.database_path) as store:
+    async with _startup_store(settings.database_path) as store:
         services: dict[str, object] = {"store": store}
         tools = ToolBox(
             build_registry(settings),
@@ -113,6 +115,28 @@ async def wire(
             await backend.aclose()
             if transcriber is not None:
                 await transcriber.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _startup_store(path: str) -> AsyncIterator[Store]:
+    """Open the store; a database that cannot be used stops start-up (``StartupError``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            store = await stack.enter_async_context(Store.open(path))
+        except StorageError as exc:
+            raise StartupError(str(exc)) from None
+        yield store
+
+
+@contextlib.contextmanager
+def _one_bot_per_database(path: str) -> Iterator[None]:
+    """Hold the database's single-bot lock; another bot holding it stops start-up."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(single_bot_lock(path))
+        except StorageError as exc:
+            raise StartupError(str(exc)) from None
+        yield
 
 
 async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
@@ -160,20 +184,31 @@ async def run(
     stop = stop or asyncio.Event()
     remove_signals = _install_signals(stop)
     try:
-        async with wire(settings) as bot:
-            if front.kind == "replay":
-                return await _run_replay(bot, front, stop)
-            if front.kind == "console":
-                from bot.console import run_console
-
-                return await run_console(bot, front, stop, _serve, _stop_reminders)
-            if frontend_factory is None:
-                from bot.whatsapp.client import NeonizeFrontend
-
-                frontend_factory = NeonizeFrontend
-            return await _run_live(bot, stop, frontend_factory)
+        with _one_bot_per_database(settings.database_path):
+            return await _run_front(settings, front, stop, frontend_factory)
     finally:
         remove_signals()
+
+
+async def _run_front(
+    settings: Settings,
+    front: FrontEnd,
+    stop: asyncio.Event,
+    frontend_factory: Callable[..., LiveFrontend] | None,
+) -> int:
+    """Wire the bot and run the chosen front-end until it ends."""
+    async with wire(settings) as bot:
+        if front.kind == "replay":
+            return await _run_replay(bot, front, stop)
+        if front.kind == "console":
+            from bot.console import run_console
+
+            return await run_console(bot, front, stop, _serve, _stop_reminders)
+        if frontend_factory is None:
+            from bot.whatsapp.client import NeonizeFrontend
+
+            frontend_factory = NeonizeFrontend
+        return await _run_live(bot, stop, frontend_factory)
 
 
 class LiveFrontend(Protocol):
