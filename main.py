@@ -11,10 +11,14 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
+
+if TYPE_CHECKING:
+    from bot.app import LiveFrontend
 
 EXIT_CONFIG = 2
 
@@ -57,8 +61,15 @@ def replay_file_problem(name: str) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bot; return the process exit code."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    frontend_factory: Callable[..., LiveFrontend] | None = None,
+) -> int:
+    """Run the bot; return the process exit code.
+
+    ``frontend_factory`` is for tests only: a stand-in for the neonize front-end.
+    """
     args = parse_args(argv)
     if args.replay and (problem := replay_file_problem(args.replay)):
         print(f"Cannot start: replay file {args.replay!r} {problem}", file=sys.stderr)
@@ -97,22 +108,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         me_lid=args.me_lid or None,
         linger_seconds=args.linger,
     )
+    from bot.shutdown import exit_now
+
+    runner = asyncio.Runner()
     try:
-        code = asyncio.run(run(settings, front))
+        code = runner.run(run(settings, front, frontend_factory=frontend_factory))
     except ConfigError as exc:
         print(f"Configuration error:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        code = EXIT_CONFIG
     except StartupError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        code = EXIT_CONFIG
     except KeyboardInterrupt:
-        return 130
+        code = 130
     if kind == "live":
-        # whatsmeow's Go threads can outlive a session that never paired; everything of ours
-        # is closed by now, so leave without waiting for them.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        # whatsmeow's Go threads (a connect attempt stuck in its 60 s dial, a session that never
+        # paired) can outlive us, and closing the loop would wait for them in its executor;
+        # everything of ours is closed by now, so leave without waiting for them.
+        exit_now(code)
+    runner.close()
     return code
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from bot.messages import BotIdentity
 from bot.pipeline import Pipeline
 from bot.reminders import ReminderService
 from bot.settings import Settings
+from bot.shutdown import GRACE_SECONDS, SignalHandlers
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend
 from helpers.backends.factory import build_backend
@@ -155,21 +155,6 @@ async def _stop_reminders(task: asyncio.Task[None] | None) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-
-    def remove() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return remove
-
-
 async def run(
     settings: Settings,
     front: FrontEnd,
@@ -179,15 +164,17 @@ async def run(
 ) -> int:
     """Run the bot with ``front`` until it ends or ``stop`` is set (SIGINT/SIGTERM set it).
 
-    Returns the process exit code.
+    Returns the process exit code. A second signal, or a graceful stop that overruns
+    BOT_SHUTDOWN_TIMEOUT_SECONDS + GRACE_SECONDS, ends the process at once.
     """
     stop = stop or asyncio.Event()
-    remove_signals = _install_signals(stop)
+    signals = SignalHandlers(stop, deadline=settings.bot_shutdown_timeout_seconds + GRACE_SECONDS)
+    signals.install()
     try:
         with _one_bot_per_database(settings.database_path):
             return await _run_front(settings, front, stop, frontend_factory)
     finally:
-        remove_signals()
+        signals.remove()
 
 
 async def _run_front(
