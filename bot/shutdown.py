@@ -42,11 +42,11 @@ class SignalHandlers:
         stop: asyncio.Event,
         *,
         deadline: float,
-        exit: Callable[[int], Any] = exit_now,
+        exit_process: Callable[[int], Any] = exit_now,
     ) -> None:
         self._stop = stop
         self._deadline = deadline
-        self._exit = exit
+        self._exit = exit_process
         self._installed: list[signal.Signals] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: threading.Timer | None = None

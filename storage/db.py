@@ -76,8 +76,9 @@ class Database:
     async def _refuse_newer_schema(self, path: Path | str) -> None:
         """A database written by a newer bot (migrations table or user_version) is refused."""
         known = max((m.version for m in MIGRATIONS), default=0)
-        [(user_version,)] = await self.conn.execute_fetchall("PRAGMA user_version")
-        current = max(await self.schema_version(), int(user_version))
+        rows = list(await self.conn.execute_fetchall("PRAGMA user_version"))
+        user_version = int(rows[0][0]) if rows else 0
+        current = max(await self.schema_version(), user_version)
         if current > known:
             raise unusable(
                 path,

@@ -63,7 +63,7 @@ def prepare_path(path: Path) -> None:
 
 def explain(path: Path | str, exc: sqlite3.Error) -> StorageError:
     """Turn an SQLite error met while opening into one line saying what to do."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
+    name: str = getattr(exc, "sqlite_errorname", None) or ""
     detail = str(exc)
     if name == "SQLITE_NOTADB" or "not a database" in detail:
         return unusable(

@@ -130,7 +130,7 @@ async def test_the_deadline_ends_a_graceful_stop_that_overruns() -> None:
         exits.append(code)
         exited.set()
 
-    handlers = SignalHandlers(stop, deadline=0.05, exit=record)
+    handlers = SignalHandlers(stop, deadline=0.05, exit_process=record)
     handlers.install()
     try:
         os.kill(os.getpid(), signal.SIGINT)
@@ -152,7 +152,7 @@ async def test_a_second_signal_calls_exit_at_once() -> None:
         exits.append(code)
         exited.set()
 
-    handlers = SignalHandlers(stop, deadline=3600, exit=record)
+    handlers = SignalHandlers(stop, deadline=3600, exit_process=record)
     handlers.install()
     try:
         os.kill(os.getpid(), signal.SIGTERM)

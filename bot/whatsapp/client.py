@@ -10,7 +10,6 @@ watchdog ends the run. Sending goes through ``NeonizeTransport`` (``frontend.tra
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -115,15 +114,16 @@ class NeonizeFrontend:
         try:
             delays = backoff_delays()
             offline_since = last_report = self._clock.monotonic()
-            for attempt in itertools.count(1):
+            attempt = 0
+            while True:
+                attempt += 1
                 self._log.info(
                     "whatsapp.connecting", session=redact_url(self._session), attempt=attempt
                 )
                 error = await self._connect_once(client, stopping)
                 session = client.connect_task
-                if error is None:
-                    assert session is not None
-                    return self._exit_code(stop, session)
+                if error is None or stop.is_set():
+                    return self._exit_code(stop)
                 raw = f"{type(error).__name__}: {error}"
                 problem = network_problem(error)
                 if problem is None:
@@ -142,8 +142,7 @@ class NeonizeFrontend:
                     last_report = now
                     self._report_offline((now - offline_since) / 60)
                 if await self._wait_or_end(delay, stopping):
-                    return self._exit_code(stop, None)
-            raise AssertionError("unreachable")  # pragma: no cover
+                    return self._exit_code(stop)
         finally:
             stopping.cancel()
             self._cancel_watchdog()
@@ -176,7 +175,7 @@ class NeonizeFrontend:
         await asyncio.gather(pause, return_exceptions=True)
         return stopping.done() or self._outcome.done()
 
-    def _exit_code(self, stop: asyncio.Event, session: asyncio.Future[Any] | None) -> int:
+    def _exit_code(self, stop: asyncio.Event) -> int:
         """Why the wait ended, as an exit code (a stop request wins)."""
         assert self._outcome is not None
         if stop.is_set():
