@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, Protocol
@@ -128,12 +128,13 @@ async def _startup_store(path: str) -> AsyncIterator[Store]:
         yield store
 
 
-@contextlib.contextmanager
-def _one_bot_per_database(path: str) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _one_bot_per_database(path: str) -> AsyncIterator[None]:
     """Hold the database's single-bot lock; another bot holding it stops start-up."""
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(single_bot_lock(path))
+            # File system calls (mkdir, open, flock): off the event loop.
+            await asyncio.to_thread(stack.enter_context, single_bot_lock(path))
         except StorageError as exc:
             raise StartupError(str(exc)) from None
         yield
@@ -171,7 +172,7 @@ async def run(
     signals = SignalHandlers(stop, deadline=settings.bot_shutdown_timeout_seconds + GRACE_SECONDS)
     signals.install()
     try:
-        with _one_bot_per_database(settings.database_path):
+        async with _one_bot_per_database(settings.database_path):
             return await _run_front(settings, front, stop, frontend_factory)
     finally:
         signals.remove()
