@@ -34,6 +34,13 @@ def prepare_path(path: Path) -> None:
     Blocking (file system calls): run it in a thread from async code.
     """
     folder = path.parent
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise unusable(
+            path,
+            f"the folder {str(folder)!r} cannot be created: {str(blocker)!r} is a file",
+            "set DATABASE_PATH to a file in a folder (or move that file away)",
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

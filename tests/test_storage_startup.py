@@ -79,11 +79,24 @@ async def refused(path: Path) -> str:
     return message
 
 
-async def test_a_folder_that_cannot_be_created_is_named(tmp_path: Path) -> None:
-    """A parent that is a file: the folder cannot be created, and the message says so."""
+async def test_a_folder_that_cannot_be_created_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing folder inside a read-only one cannot be created, and the message says so."""
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    with read_only(parent, monkeypatch) as how:
+        if how == "fault injection":
+            pytest.skip("mkdir cannot be made to fail here")
+        message = await refused(parent / "data" / "bot.db")
+    assert "does not exist and cannot be created" in message and "create it" in message
+
+
+async def test_a_file_in_the_way_of_the_folder_is_named(tmp_path: Path) -> None:
+    """A parent that is a file: the folder cannot be created, and the file is named."""
     (tmp_path / "afile").write_text("x")
     message = await refused(tmp_path / "afile" / "data" / "bot.db")
-    assert "cannot be created" in message and "create it" in message
+    assert "cannot be created" in message and f"{str(tmp_path / 'afile')!r} is a file" in message
 
 
 async def test_a_read_only_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
