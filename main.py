@@ -11,10 +11,15 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from dotenv import load_dotenv
+
+if TYPE_CHECKING:
+    from bot.app import LiveFrontend
 
 EXIT_CONFIG = 2
 
@@ -43,9 +48,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bot; return the process exit code."""
+def replay_file_problem(name: str) -> str | None:
+    """Why ``--replay name`` cannot be read, or None ('-' is standard input)."""
+    if name == "-":
+        return None
+    path = Path(name)
+    if not path.exists():
+        return "does not exist: check the path (use '-' to read standard input)"
+    if not path.is_file():
+        return "is not a file: give a file of MessageEv JSON lines"
+    if not os.access(path, os.R_OK):
+        return "cannot be read: make it readable by the user the bot runs as"
+    return None
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    frontend_factory: Callable[..., LiveFrontend] | None = None,
+) -> int:
+    """Run the bot; return the process exit code.
+
+    ``frontend_factory`` is for tests only: a stand-in for the neonize front-end.
+    """
     args = parse_args(argv)
+    if args.replay and (problem := replay_file_problem(args.replay)):
+        print(f"Cannot start: replay file {args.replay!r} {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     load_dotenv(args.env_file, override=False)
 
     from bot.errors import ConfigError, StartupError
@@ -87,22 +116,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         me_lid=args.me_lid or None,
         linger_seconds=args.linger,
     )
+    from bot.shutdown import exit_now
+
+    runner = asyncio.Runner()
     try:
-        code = asyncio.run(run(settings, front))
+        code = runner.run(run(settings, front, frontend_factory=frontend_factory))
     except ConfigError as exc:
         print(f"Configuration error:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        code = EXIT_CONFIG
     except StartupError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        code = EXIT_CONFIG
     except KeyboardInterrupt:
-        return 130
+        code = 130
     if kind == "live":
-        # whatsmeow's Go threads can outlive a session that never paired; everything of ours
-        # is closed by now, so leave without waiting for them.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        # whatsmeow's Go threads (a connect attempt stuck in its 60 s dial, a session that never
+        # paired) can outlive us, and closing the loop would wait for them in its executor;
+        # everything of ours is closed by now, so leave without waiting for them.
+        exit_now(code)
+    runner.close()
     return code
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,12 +14,14 @@ import structlog
 
 from bot.clock import Clock, SystemClock
 from bot.commands import Commands
+from bot.errors import StartupError, StorageError
 from bot.limits import Gate
 from bot.lines import LineReader
 from bot.messages import BotIdentity
 from bot.pipeline import Pipeline
 from bot.reminders import ReminderService
 from bot.settings import Settings
+from bot.shutdown import GRACE_SECONDS, SignalHandlers
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend
 from helpers.backends.factory import build_backend
@@ -28,6 +29,7 @@ from helpers.openai_client import build_client
 from helpers.tools.box import ToolBox
 from helpers.tools.builtin import build_registry
 from helpers.transcription import Transcriber
+from storage.single_bot import single_bot_lock
 from storage.store import Store
 
 log = structlog.get_logger("bot.app")
@@ -72,7 +74,7 @@ async def wire(
     """
     clock = clock or SystemClock()
     started_at = clock.now()
-    async with Store.open(settings.database_path) as store:
+    async with _startup_store(settings.database_path) as store:
         services: dict[str, object] = {"store": store}
         tools = ToolBox(
             build_registry(settings),
@@ -115,6 +117,29 @@ async def wire(
                 await transcriber.aclose()
 
 
+@contextlib.asynccontextmanager
+async def _startup_store(path: str) -> AsyncIterator[Store]:
+    """Open the store; a database that cannot be used stops start-up (``StartupError``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            store = await stack.enter_async_context(Store.open(path))
+        except StorageError as exc:
+            raise StartupError(str(exc)) from None
+        yield store
+
+
+@contextlib.asynccontextmanager
+async def _one_bot_per_database(path: str) -> AsyncIterator[None]:
+    """Hold the database's single-bot lock; another bot holding it stops start-up."""
+    with contextlib.ExitStack() as stack:
+        try:
+            # File system calls (mkdir, open, flock): off the event loop.
+            await asyncio.to_thread(stack.enter_context, single_bot_lock(path))
+        except StorageError as exc:
+            raise StartupError(str(exc)) from None
+        yield
+
+
 async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
     """Bind the transport, start the pipeline and the reminder loop."""
     bot.pipeline.bind_transport(transport)
@@ -131,21 +156,6 @@ async def _stop_reminders(task: asyncio.Task[None] | None) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def _install_signals(stop: asyncio.Event) -> Callable[[], None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-
-    def remove() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return remove
-
-
 async def run(
     settings: Settings,
     front: FrontEnd,
@@ -155,25 +165,38 @@ async def run(
 ) -> int:
     """Run the bot with ``front`` until it ends or ``stop`` is set (SIGINT/SIGTERM set it).
 
-    Returns the process exit code.
+    Returns the process exit code. A second signal, or a graceful stop that overruns
+    BOT_SHUTDOWN_TIMEOUT_SECONDS + GRACE_SECONDS, ends the process at once.
     """
     stop = stop or asyncio.Event()
-    remove_signals = _install_signals(stop)
+    signals = SignalHandlers(stop, deadline=settings.bot_shutdown_timeout_seconds + GRACE_SECONDS)
+    signals.install()
     try:
-        async with wire(settings) as bot:
-            if front.kind == "replay":
-                return await _run_replay(bot, front, stop)
-            if front.kind == "console":
-                from bot.console import run_console
-
-                return await run_console(bot, front, stop, _serve, _stop_reminders)
-            if frontend_factory is None:
-                from bot.whatsapp.client import NeonizeFrontend
-
-                frontend_factory = NeonizeFrontend
-            return await _run_live(bot, stop, frontend_factory)
+        async with _one_bot_per_database(settings.database_path):
+            return await _run_front(settings, front, stop, frontend_factory)
     finally:
-        remove_signals()
+        signals.remove()
+
+
+async def _run_front(
+    settings: Settings,
+    front: FrontEnd,
+    stop: asyncio.Event,
+    frontend_factory: Callable[..., LiveFrontend] | None,
+) -> int:
+    """Wire the bot and run the chosen front-end until it ends."""
+    async with wire(settings) as bot:
+        if front.kind == "replay":
+            return await _run_replay(bot, front, stop)
+        if front.kind == "console":
+            from bot.console import run_console
+
+            return await run_console(bot, front, stop, _serve, _stop_reminders)
+        if frontend_factory is None:
+            from bot.whatsapp.client import NeonizeFrontend
+
+            frontend_factory = NeonizeFrontend
+        return await _run_live(bot, stop, frontend_factory)
 
 
 class LiveFrontend(Protocol):

@@ -14,6 +14,7 @@ import structlog
 
 from bot.errors import StorageError
 from storage.migrations import MIGRATIONS, Migration
+from storage.open_checks import explain, prepare_path, quick_check, unusable
 
 log = structlog.get_logger("storage.db")
 
@@ -39,27 +40,52 @@ class Database:
 
     @classmethod
     async def connect(cls, path: Path | str) -> Database:
-        """Open (creating if needed) the database at ``path`` and apply pending migrations."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating if needed) the database at ``path`` and apply pending migrations.
+
+        Every way the file cannot be used (folder, permissions, not a database, damaged, a
+        newer schema, locked) raises a ``StorageError`` of one line naming DATABASE_PATH.
+        """
+        memory = str(path) == ":memory:"
+        if not memory:
+            await asyncio.to_thread(prepare_path, Path(path))
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
-        except Exception as exc:  # pragma: no cover - depends on the file system
-            raise StorageError(f"cannot open database {path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise explain(path, exc) from None
         conn.row_factory = aiosqlite.Row
         db = cls(conn)
         try:
+            await conn.execute("PRAGMA busy_timeout=5000")
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            if not memory:
+                await quick_check(conn, path)
+                await db._refuse_newer_schema(path)
             await db.migrate()
-            if str(path) != ":memory:":
+            if not memory:
                 await db._start_checkpoints(path)
+        except sqlite3.Error as exc:
+            await db.close()
+            raise explain(path, exc) from None
         except BaseException:
             await db.close()
             raise
         return db
+
+    async def _refuse_newer_schema(self, path: Path | str) -> None:
+        """A database written by a newer bot (migrations table or user_version) is refused."""
+        known = max((m.version for m in MIGRATIONS), default=0)
+        rows = list(await self.conn.execute_fetchall("PRAGMA user_version"))
+        user_version = int(rows[0][0]) if rows else 0
+        current = max(await self.schema_version(), user_version)
+        if current > known:
+            raise unusable(
+                path,
+                f"its schema version {current} is newer than this bot knows ({known}): a newer "
+                "version of the bot wrote it",
+                "upgrade the bot, or set DATABASE_PATH to another file",
+            )
 
     async def _start_checkpoints(self, path: Path | str) -> None:
         """Move WAL checkpoints off the write path.

@@ -529,3 +529,177 @@ def test_quiet_neonize_logging(debug: bool, level: int) -> None:
     quiet_neonize_logging(debug)
     for name in ("neonize.utils.log", "whatsmeow.Client", "Whatsmeow.Database"):
         assert logging.getLogger(name).getEffectiveLevel() == level
+
+
+DNS_ERROR = (
+    "failed to dial whatsapp web websocket: failed to WebSocket dial: failed to send handshake "
+    'request: Get "https://web.whatsapp.com/ws/chat": dial tcp: lookup web.whatsapp.com on '
+    "10.255.255.53:53: no such host"
+)
+REFUSED_ERROR = (
+    "failed to dial whatsapp web websocket: failed to WebSocket dial: failed to send handshake "
+    'request: Get "https://web.whatsapp.com/ws/chat": dial tcp 157.240.0.53:443: connect: '
+    "connection refused"
+)
+TIMEOUT_ERROR = (
+    "failed to dial whatsapp web websocket: failed to WebSocket dial: failed to send handshake "
+    'request: Get "https://web.whatsapp.com/ws/chat": dial tcp 157.240.0.53:443: i/o timeout'
+)
+
+
+class FlakyGo(FakeGo):
+    """Go whose first ``failures`` connects fail as whatsmeow's do (the session task raises)."""
+
+    def __init__(self, failures: int, error: str = DNS_ERROR, **kw: Exception | None) -> None:
+        super().__init__(**kw)
+        self.failures = failures
+        self.error = error
+        self.connects = 0
+
+    async def connect(self) -> asyncio.Task[None]:
+        """Fail like an unreachable WhatsApp, then connect for real."""
+        self.connects += 1
+        if self.connects > self.failures:
+            return await super().connect()
+        assert self.client is not None
+
+        async def failing() -> None:
+            raise NeonizeError(self.error)
+
+        task = asyncio.get_running_loop().create_task(failing())
+        self.client.connect_task = task
+        return task
+
+
+class StepClock(ManualClock):
+    """Each sleep returns at once and moves the monotonic clock on by its length."""
+
+    def __init__(self) -> None:
+        super().__init__(instant=True)
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        """Seconds slept so far."""
+        return self.elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        """Record, advance, yield once."""
+        self.sleeps.append(seconds)
+        self.elapsed += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (DNS_ERROR, "DNS failed"),
+        (REFUSED_ERROR, "was refused"),
+        (TIMEOUT_ERROR, "did not answer in time"),
+        (REFUSED_ERROR.replace("dial tcp", "proxyconnect tcp: dial tcp"), "HTTPS_PROXY"),
+    ],
+)
+def test_network_errors_are_said_in_plain_words(error: str, words: str) -> None:
+    """Go's dial errors for DNS, refused and timeout become a sentence naming the cause."""
+    from bot.whatsapp.network import network_problem
+
+    problem = network_problem(NeonizeError(error))
+    assert problem is not None and words in problem and "web.whatsapp.com" in problem
+
+
+async def test_an_unreachable_first_connect_is_retried_with_backoff(
+    bind_loop: Callable[[], None],
+) -> None:
+    """A first connect that cannot reach WhatsApp is retried, each try logged with its delay."""
+    bind_loop()
+    go = FlakyGo(failures=4)
+    clock = StepClock()
+    with capture_logs() as logs:
+        harness = Harness(go, clock=clock)
+        client = await harness.start()
+        await dispatch(client, device())
+        await dispatch(client, Connected(status=True))
+        await within(go.presence.get())
+        harness.stop.set()
+        assert await harness.exit_code() == 0
+    retries = events(logs, "whatsapp.connect_retry")
+    assert [r["retry_in"] for r in retries] == [2.0, 4.0, 8.0, 16.0]
+    assert [r["attempt"] for r in retries] == [1, 2, 3, 4]
+    assert all("DNS failed" in r["problem"] and "no such host" in r["error"] for r in retries)
+    assert all(r["log_level"] == "warning" for r in retries)
+    assert go.connects == 5 and harness.frontend.connected.is_set()
+    assert not events(logs, "whatsapp.connect_failed")
+
+
+async def test_staying_unreachable_from_the_start_is_reported() -> None:
+    """While the first connect keeps failing, whatsapp.still_disconnected reports it."""
+    go = FlakyGo(failures=10, error=TIMEOUT_ERROR)
+    clock = StepClock()
+    with capture_logs() as logs:
+        harness = Harness(go, clock=clock)
+        await harness.start()
+        harness.stop.set()
+        assert await harness.exit_code() == 0
+    assert clock.sleeps == [2.0, 4.0, 8.0, 16.0, 32.0] + [60.0] * 5
+    [report] = events(logs, "whatsapp.still_disconnected")  # the tenth failure, at 302 s
+    assert report["log_level"] == "error" and report["minutes"] == 5.0
+
+
+class PausingClock(ManualClock):
+    """Sleeps block until cancelled; ``paused`` is set by the first one."""
+
+    def __init__(self) -> None:
+        super().__init__(instant=False)
+        self.paused = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        """Signal, then block until cancelled."""
+        self.paused.set()
+        await super().sleep(seconds)
+
+
+async def test_a_stop_during_the_backoff_ends_the_run_at_once() -> None:
+    """A stop request while waiting to retry ends the run with 0 without another attempt."""
+    go = FlakyGo(failures=1, error=REFUSED_ERROR)
+    clock = PausingClock()
+    harness = Harness(go, clock=clock)
+    harness.task = asyncio.create_task(harness.frontend.run(harness.stop))
+    await within(clock.paused.wait())
+    harness.stop.set()
+    assert await harness.exit_code() == 0
+    assert go.connects == 1 and clock.sleeps == [2.0]
+    assert await within(clock.cancelled.wait()) is True
+
+
+async def test_other_connect_errors_are_not_retried() -> None:
+    """A connect error that is not about the network ends the run with 1, as before."""
+    go = FlakyGo(failures=1, error="failed to create store: database is locked")
+    with capture_logs() as logs:
+        code = await within(Harness(go).frontend.run(asyncio.Event()))
+    assert code == 1 and go.connects == 1
+    assert "database is locked" in events(logs, "whatsapp.connect_failed")[0]["error"]
+
+
+class StuckGo(FakeGo):
+    """Go stuck in a connect attempt: the session never ends and ``stop`` never returns."""
+
+    async def stop(self) -> None:
+        """Hang, as Go's Stop does while its dial is stuck."""
+        self.stops += 1
+        await asyncio.Event().wait()
+
+
+async def test_stopping_is_bounded_when_the_client_stop_hangs() -> None:
+    """client.stop() hanging does not hold the run: it ends within shutdown_timeout."""
+    go = StuckGo()
+    harness = Harness(go)
+    harness.frontend._shutdown_timeout = 0.2
+    with capture_logs() as logs:
+        await harness.start()
+        harness.stop.set()
+        assert await harness.exit_code() == 0
+    assert go.stops == 1
+    [entry] = events(logs, "whatsapp.stop_timeout")
+    assert entry["log_level"] == "warning"
+    assert go.client is not None and go.client.connect_task is not None
+    assert not go.client.connect_task.done()  # left alone: cancelling it would call Go's Stop
+    go.ended.set()

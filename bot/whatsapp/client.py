@@ -36,6 +36,7 @@ from bot.messages import IncomingMessage
 from bot.settings import redact_url
 from bot.whatsapp.convert import to_incoming
 from bot.whatsapp.neonize_transport import NeonizeTransport
+from bot.whatsapp.network import backoff_delays, network_problem
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "NeonizeFrontend", "NeonizeTransport", "quiet_neonize_logging"]
 
@@ -77,7 +78,7 @@ class NeonizeFrontend:
         client_factory: Callable[[str], NewAClient] = NewAClient,
         qr_stream: TextIO | None = None,
         clock: Clock | None = None,
-        shutdown_timeout: float = 10.0,
+        shutdown_timeout: float = 5.0,
     ) -> None:
         self.transport = NeonizeTransport()
         self._session = session
@@ -97,36 +98,84 @@ class NeonizeFrontend:
         self._offline_watch: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> int:
-        """Connect and serve until ``stop`` is set (0) or the session cannot go on (1)."""
+        """Connect and serve until ``stop`` is set (0) or the session cannot go on (1).
+
+        A first connect that fails because WhatsApp cannot be reached is retried with backoff,
+        as whatsmeow retries a lost connection; other connect errors end the run.
+        """
         quiet_neonize_logging(debug=logging.getLogger().isEnabledFor(logging.DEBUG))
         self._outcome = asyncio.get_running_loop().create_future()
         self._pairing = False
         client = self._client_factory(self._session)
         self.transport.attach(client)
         self._register(client)
-        self._log.info("whatsapp.connecting", session=redact_url(self._session))
         session: asyncio.Future[Any] | None = None
         stopping = asyncio.ensure_future(stop.wait())
         try:
-            try:
-                await client.connect()
+            delays = backoff_delays()
+            offline_since = last_report = self._clock.monotonic()
+            attempt = 0
+            while True:
+                attempt += 1
+                self._log.info(
+                    "whatsapp.connecting", session=redact_url(self._session), attempt=attempt
+                )
+                error = await self._connect_once(client, stopping)
                 session = client.connect_task
-                if session is None:
-                    raise TransportError("neonize connect() started no session task")
-            except Exception as exc:
-                self._log.error("whatsapp.connect_failed", error=f"{type(exc).__name__}: {exc}")
-                return EXIT_FAILED
-            await asyncio.wait(
-                {session, stopping, self._outcome}, return_when=asyncio.FIRST_COMPLETED
-            )
-            return self._exit_code(stop, session)
+                if error is None or stop.is_set():
+                    return self._exit_code(stop)
+                raw = f"{type(error).__name__}: {error}"
+                problem = network_problem(error)
+                if problem is None:
+                    self._log.error("whatsapp.connect_failed", error=raw)
+                    return EXIT_FAILED
+                delay = next(delays)
+                self._log.warning(
+                    "whatsapp.connect_retry",
+                    attempt=attempt,
+                    problem=problem,
+                    error=raw,
+                    retry_in=delay,
+                )
+                now = self._clock.monotonic()
+                if now - last_report >= OFFLINE_WARN_SECONDS:
+                    last_report = now
+                    self._report_offline((now - offline_since) / 60)
+                if await self._wait_or_end(delay, stopping):
+                    return self._exit_code(stop)
         finally:
             stopping.cancel()
             self._cancel_watchdog()
             self._cancel_offline_watch()
             await self._shutdown(client, session)
 
-    def _exit_code(self, stop: asyncio.Event, session: asyncio.Future[Any]) -> int:
+    async def _connect_once(
+        self, client: NewAClient, stopping: asyncio.Future[Any]
+    ) -> BaseException | None:
+        """Start a session and wait; return the error of a failed connect, else None."""
+        assert self._outcome is not None
+        try:
+            await client.connect()
+            session = client.connect_task
+            if session is None:
+                raise TransportError("neonize connect() started no session task")
+        except Exception as exc:
+            return exc
+        await asyncio.wait({session, stopping, self._outcome}, return_when=asyncio.FIRST_COMPLETED)
+        if stopping.done() or self._outcome.done() or not session.done() or session.cancelled():
+            return None
+        return session.exception()
+
+    async def _wait_or_end(self, delay: float, stopping: asyncio.Future[Any]) -> bool:
+        """Wait ``delay`` before the next attempt; True if a stop or an outcome came first."""
+        assert self._outcome is not None
+        pause = asyncio.ensure_future(self._clock.sleep(delay))
+        await asyncio.wait({pause, stopping, self._outcome}, return_when=asyncio.FIRST_COMPLETED)
+        pause.cancel()
+        await asyncio.gather(pause, return_exceptions=True)
+        return stopping.done() or self._outcome.done()
+
+    def _exit_code(self, stop: asyncio.Event) -> int:
         """Why the wait ended, as an exit code (a stop request wins)."""
         assert self._outcome is not None
         if stop.is_set():
@@ -134,26 +183,37 @@ class NeonizeFrontend:
             return EXIT_OK
         if self._outcome.done():
             return self._outcome.result()
-        error = None if session.cancelled() else session.exception()
-        if error is not None:
-            self._log.error("whatsapp.connect_failed", error=f"{type(error).__name__}: {error}")
-        else:
-            self._log.error("whatsapp.session_ended", hint="the Go session ended on its own")
+        self._log.error("whatsapp.session_ended", hint="the Go session ended on its own")
         return EXIT_FAILED
 
     async def _shutdown(self, client: NewAClient, session: asyncio.Future[Any] | None) -> None:
-        """Stop the Go client and give its session task a moment to end."""
-        try:
-            await client.stop()
-        except Exception as exc:
-            self._log.warning("whatsapp.stop_failed", error=f"{type(exc).__name__}: {exc}")
+        """Stop the Go client and give its session task a moment to end, within
+        ``shutdown_timeout`` in all: ``stop()`` hangs while a connect attempt is stuck in Go."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._shutdown_timeout
+        stopper = asyncio.ensure_future(client.stop())
+        await asyncio.wait({stopper}, timeout=self._shutdown_timeout)
+        stopped = stopper.done() and not stopper.cancelled()
+        if not stopper.done():
+            stopper.cancel()
+            await asyncio.gather(stopper, return_exceptions=True)
+            self._log.warning(
+                "whatsapp.stop_timeout",
+                seconds=self._shutdown_timeout,
+                hint="the Go client did not stop (a connect attempt is stuck): leaving it",
+            )
+        elif (error := stopper.exception()) is not None:
+            self._log.warning("whatsapp.stop_failed", error=f"{type(error).__name__}: {error}")
         if session is None:
             return
         if not session.done():
-            await asyncio.wait({session}, timeout=self._shutdown_timeout)
+            await asyncio.wait({session}, timeout=max(0.0, deadline - loop.time()))
         if not session.done():
-            self._log.warning("whatsapp.stop_timeout", seconds=self._shutdown_timeout)
-            session.cancel()
+            if stopped:
+                self._log.warning("whatsapp.stop_timeout", seconds=self._shutdown_timeout)
+                # neonize's cancel handler calls Go's Stop synchronously: only safe once
+                # stop() has returned, or it would block the event loop.
+                session.cancel()
         elif not session.cancelled():
             session.exception()  # retrieved, so asyncio does not complain about it later
 
@@ -237,14 +297,18 @@ class NeonizeFrontend:
         """Log an error while the session stays disconnected (the network, or a takeover)."""
         while True:
             await self._clock.sleep(OFFLINE_WARN_SECONDS)
-            self._log.error(
-                "whatsapp.still_disconnected",
-                minutes=OFFLINE_WARN_SECONDS / 60,
-                hint=(
-                    "no reconnect yet: check the network; if another process uses the same "
-                    "WHATSAPP_SESSION (stream replaced), stop one of them and restart this one"
-                ),
-            )
+            self._report_offline(OFFLINE_WARN_SECONDS / 60)
+
+    def _report_offline(self, minutes: float) -> None:
+        """Say loudly that WhatsApp has been unreachable for ``minutes``."""
+        self._log.error(
+            "whatsapp.still_disconnected",
+            minutes=round(minutes, 1),
+            hint=(
+                "no connection yet: check the network; if another process uses the same "
+                "WHATSAPP_SESSION (stream replaced), stop one of them and restart this one"
+            ),
+        )
 
     def _ends_run(self, event_name: str, hint: str) -> Handler[object]:
         """A handler that logs ``event_name`` and ends ``run`` with exit code 1.
