@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal, Protocol
 
 import structlog
@@ -118,7 +119,7 @@ async def wire(
 
 
 @contextlib.asynccontextmanager
-async def _startup_store(path: str) -> AsyncIterator[Store]:
+async def _startup_store(path: Path | str) -> AsyncIterator[Store]:
     """Open the store; a database that cannot be used stops start-up (``StartupError``)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -129,7 +130,7 @@ async def _startup_store(path: str) -> AsyncIterator[Store]:
 
 
 @contextlib.asynccontextmanager
-async def _one_bot_per_database(path: str) -> AsyncIterator[None]:
+async def _one_bot_per_database(path: Path | str) -> AsyncIterator[None]:
     """Hold the database's single-bot lock; another bot holding it stops start-up."""
     with contextlib.ExitStack() as stack:
         try:

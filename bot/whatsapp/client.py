@@ -164,7 +164,8 @@ class NeonizeFrontend:
         await asyncio.wait({session, stopping, self._outcome}, return_when=asyncio.FIRST_COMPLETED)
         if stopping.done() or self._outcome.done() or not session.done() or session.cancelled():
             return None
-        return session.exception()
+        error: BaseException | None = session.exception()
+        return error
 
     async def _wait_or_end(self, delay: float, stopping: asyncio.Future[Any]) -> bool:
         """Wait ``delay`` before the next attempt; True if a stop or an outcome came first."""
