@@ -1,9 +1,10 @@
-"""Delivery: a reply is recorded before it is sent, and each part as WhatsApp acknowledges it.
+"""Delivery: a reply is recorded before it is sent, and each part before it goes out.
 
 So a crash can never make a second answer: after a restart, a turn with a recorded reply is
-not asked again; only the parts that were never acknowledged are sent (``resume``). The one
-window left is a part WhatsApp took just before a kill, whose id was not yet written: that
-part is sent again (WhatsApp gives no way to ask whether it arrived).
+not asked again, and only the parts never begun are sent (``resume``). Each part is counted
+as sent just before its send (WhatsApp offers no way to ask afterwards whether a message
+arrived, nor to send one again under the same id), so a part is sent at most once: a kill in
+the instant between that write and the send loses the part rather than doubling it.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class Delivery:
         """
         wa_ids: list[str] = []
         for index in range(start, len(parts)):
+            # Counted as sent before it goes: a kill right after the send cannot resend it.
+            await self.health.write(
+                lambda i=index: self.store.part_sending(reply_id, i), "reply.part_sending"
+            )
             try:
                 wa_id = await self._send_part(answering, parts[index], index)
             except TransportError as exc:
@@ -97,6 +102,9 @@ class Delivery:
                     part=index,
                     parts=len(parts),
                     error=str(exc),
+                )
+                await self.health.write(
+                    lambda i=index: self.store.part_unsent(reply_id, i), "reply.part_unsent"
                 )
                 break
             if wa_id is not None:
@@ -126,9 +134,11 @@ class Delivery:
             stored = None
             if unsent.message_id is not None:
                 stored = await self.store.message(unsent.message_id)
-            if stored is None:  # the chat was forgotten: nothing to answer any more
+            if stored is None or unsent.parts_sent >= len(unsent.parts):
+                # The chat was forgotten, or a kill came after the last part's send began:
+                # that part counts as sent (at most once), so there is nothing left to send.
                 await self.health.write(
-                    lambda u=unsent.id: self.store.abandon_reply(u), "reply.abandon"
+                    lambda u=unsent.id: self.store.close_reply(u), "reply.close"
                 )
                 continue
             with structlog.contextvars.bound_contextvars(chat=unsent.chat, message_id=stored.wa_id):

@@ -163,9 +163,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "replies recorded before they are sent: their parts and how many are out",
         """
         -- A reply is written with its parts (JSON, as split for WhatsApp) before the first
-        -- send; each acknowledged part bumps parts_sent and appends its id to wa_ids; parts
-        -- goes back to NULL once every part is out. A start after a crash sends only
-        -- parts[parts_sent:] of the rows still holding parts.
+        -- send; parts_sent is raised just before each part is sent, its id appended to
+        -- wa_ids after; parts goes back to NULL once every part is out. A start after a
+        -- crash sends only parts[parts_sent:] of the rows still holding parts.
         ALTER TABLE replies ADD COLUMN parts TEXT;
         ALTER TABLE replies ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX replies_unsent ON replies (id) WHERE parts IS NOT NULL;

@@ -1,7 +1,8 @@
 """Replies on their way out: recorded before the first send, completed part by part.
 
 A reply row written with ``parts`` (the JSON list of what is to be sent, already split) is
-"unsent" until every part is acknowledged; a start after a crash sends only the missing ones.
+"unsent" until every part is out. ``parts_sent`` is raised *before* each send, so a part is
+sent at most once; a start after a crash sends only ``parts[parts_sent:]``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def is_transient_write_error(exc: BaseException) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class UnsentReply:
-    """A recorded reply some of whose parts were never acknowledged as sent."""
+    """A recorded reply not completely sent: ``parts[parts_sent:]`` never began."""
 
     id: int
     chat: str
@@ -60,15 +61,32 @@ class OutgoingMixin:
 
     db: Database
 
+    async def part_sending(self, reply_id: int, index: int) -> None:
+        """Part ``index`` of reply ``reply_id`` is about to go out: count it as sent *now*.
+
+        Written before the send, so a kill right after the send can never send it twice
+        (a kill between this write and the send loses the part instead: at most once).
+        """
+        await self.db.write(
+            "UPDATE replies SET parts_sent = ?1 + 1 WHERE id = ?2 AND parts_sent = ?1",
+            (index, reply_id),
+        )
+
+    async def part_unsent(self, reply_id: int, index: int) -> None:
+        """Part ``index`` could not be sent after all: the next start sends it again."""
+        await self.db.write(
+            "UPDATE replies SET parts_sent = ?1 WHERE id = ?2 AND parts_sent = ?1 + 1",
+            (index, reply_id),
+        )
+
     async def part_sent(self, reply_id: int, index: int, wa_id: str | None) -> None:
-        """Part ``index`` of reply ``reply_id`` is out (``wa_id`` None: skipped, e.g. media
-        WhatsApp refused). Idempotent: a retry of the same part changes nothing."""
+        """Part ``index`` is out with id ``wa_id`` (None: media WhatsApp refused, skipped);
+        after the last part the reply is complete."""
         await self.db.write(
             "UPDATE replies SET"
             " wa_ids = CASE WHEN ?1 IS NULL THEN wa_ids ELSE json_insert(wa_ids, '$[#]', ?1) END,"
-            " parts_sent = ?2 + 1,"
             " parts = CASE WHEN ?2 + 1 >= json_array_length(parts) THEN NULL ELSE parts END"
-            " WHERE id = ?3 AND parts_sent = ?2 AND parts IS NOT NULL",
+            " WHERE id = ?3 AND parts IS NOT NULL",
             (wa_id, index, reply_id),
         )
 
@@ -89,6 +107,6 @@ class OutgoingMixin:
             for r in rows
         ]
 
-    async def abandon_reply(self, reply_id: int) -> None:
-        """Stop trying to send the rest of reply ``reply_id`` (its chat is gone)."""
+    async def close_reply(self, reply_id: int) -> None:
+        """Stop sending reply ``reply_id``: every part went out, or its chat is gone."""
         await self.db.write("UPDATE replies SET parts = NULL WHERE id = ?", (reply_id,))

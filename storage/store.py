@@ -266,7 +266,7 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
         """Record a turn atomically: the reply, its usage and tool calls, the messages' states.
 
         With ``parts`` the reply is recorded *before* it is sent: the parts stay in the row
-        until ``part_sent`` has acknowledged each one (see ``storage.outgoing``).
+        until every one of them is out (see ``storage.outgoing``).
         Returns the reply's row id, or None (nothing recorded) when every one of
         ``message_ids`` is gone: ``/forget`` deleted the chat while its turn was running.
         """

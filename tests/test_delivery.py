@@ -17,6 +17,7 @@ from bot.messages import IncomingMessage
 from bot.pipeline import FAILURE_TEXT, Pipeline
 from bot.settings import Settings
 from bot.whatsapp.convert import to_incoming
+from helpers.splitting import split_message
 from storage.store import Store
 from tests import wa_events as wa
 from tests.backends import ScriptedBackend
@@ -104,8 +105,8 @@ async def test_the_reply_is_recorded_before_its_first_part_is_sent(
     pipeline.submit(to_incoming(wa.private_text("hello", sender=ALICE, msg_id="M1")))
     await pipeline.join()
     assert transport.texts() == ["re: hello"]
-    assert seen == [1]  # recorded, not yet acknowledged, while it was being sent
-    assert await store.unsent_replies() == []  # acknowledged afterwards
+    assert seen == [1]  # recorded, not yet complete, while it was being sent
+    assert await store.unsent_replies() == []  # complete afterwards
     assert await store.replies(ALICE_JID) == [("answer", "re: hello")]
 
 
@@ -115,12 +116,23 @@ async def test_a_restart_sends_only_the_missing_parts_and_never_asks_again(
     """Killed after part 1 of 3: the next start sends parts 2 and 3 only; OpenAI is not asked."""
     settings = make_settings(MAX_MESSAGE_CHARS=200)
     backend = ScriptedBackend()
-    first = StallingTransport(stall_at=2)
+    killed = asyncio.Event()
+    real = store.part_sending
+
+    async def part_sending(reply_id: int, index: int) -> None:
+        if index == 1:  # part 1 is out; the kill comes before part 2 begins
+            killed.set()
+            await asyncio.Event().wait()
+        await real(reply_id, index)
+
+    store.part_sending = part_sending  # type: ignore[method-assign]
+    first = FakeTransport()
     pipeline = await start(settings, store, first, backend=backend)
     pipeline.submit(to_incoming(wa.private_text(LONG, sender=ALICE, msg_id="M1")))
-    await asyncio.wait_for(first.stalled.wait(), 10)
-    await pipeline.drain(timeout=0)  # the kill: the worker dies inside send 2
+    await asyncio.wait_for(killed.wait(), 10)
+    await pipeline.drain(timeout=0)  # the kill
     await pipeline.close(timeout=0)
+    store.part_sending = real  # type: ignore[method-assign]
     [part1] = first.texts()
 
     second = FakeTransport()
@@ -136,6 +148,28 @@ async def test_a_restart_sends_only_the_missing_parts_and_never_asks_again(
     third = FakeTransport()
     await (await start(settings, store, third, backend=backend)).join()
     assert third.texts() == []  # complete now: a third start sends nothing
+
+
+async def test_a_part_whose_send_began_before_a_kill_is_never_sent_again(
+    make_settings: Callable[..., Settings], store: Store, start: Any
+) -> None:
+    """Killed inside the send of part 2: the restart sends part 3 only (at most once)."""
+    settings = make_settings(MAX_MESSAGE_CHARS=200)
+    backend = ScriptedBackend()
+    first = StallingTransport(stall_at=2)
+    pipeline = await start(settings, store, first, backend=backend)
+    pipeline.submit(to_incoming(wa.private_text(LONG, sender=ALICE, msg_id="M1")))
+    await asyncio.wait_for(first.stalled.wait(), 10)
+    await pipeline.drain(timeout=0)  # the kill: WhatsApp may or may not have part 2
+    await pipeline.close(timeout=0)
+
+    second = FakeTransport()
+    await (await start(settings, store, second, backend=backend)).join()
+    parts = split_message(f"re: {LONG}", 200)
+    assert len(parts) == 3 and first.texts() == parts[:1]
+    assert second.texts() == parts[2:]
+    assert len(backend.turns) == 1
+    assert await store.unsent_replies() == []
 
 
 async def test_a_reply_waits_for_its_record_and_a_sent_part_is_never_followed_by_sorry(
