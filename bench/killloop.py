@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -49,6 +50,8 @@ class KillLoopResult:
     wall_seconds: float
     doubled_ids: list[str] = field(default_factory=list)
     lost_ids: list[str] = field(default_factory=list)
+    #: For each lost id: its stored state and its reply's parts sent / ids recorded.
+    lost_detail: dict[str, str] = field(default_factory=dict)
 
 
 async def _start_fake(latency: float, workdir: Path) -> tuple[asyncio.subprocess.Process, str]:
@@ -214,11 +217,12 @@ async def kill_loop(
                 )
                 kills += killed
                 torn += torn_now
+            doubled = sorted(_id(int(t[4:])) for t, n in replies.items() if n > 1)
+            lost = sorted(_id(i) for i in range(messages) if replies[f"kill{i:06d}"] == 0)
+            detail = _explain(workdir / "bot.db", lost[:20])
         finally:
             fake.send_signal(signal.SIGTERM)
             await fake.wait()
-    doubled = sorted(_id(int(t[4:])) for t, n in replies.items() if n > 1)
-    lost = sorted(_id(i) for i in range(messages) if replies[f"kill{i:06d}"] == 0)
     return KillLoopResult(
         messages=messages,
         cycles=cycles,
@@ -232,7 +236,22 @@ async def kill_loop(
         wall_seconds=round(time.perf_counter() - began, 1),
         doubled_ids=doubled[:20],
         lost_ids=lost[:20],
+        lost_detail=detail,
     )
+
+
+def _explain(db: Path, wa_ids: list[str]) -> dict[str, str]:
+    """What the database says about each of ``wa_ids`` (to tell a kill window from a bug)."""
+    found: dict[str, str] = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for wa_id in wa_ids:
+            row = conn.execute(
+                "SELECT m.state, m.reason, r.parts_sent, r.parts IS NULL, r.wa_ids FROM messages m"
+                " LEFT JOIN replies r ON r.message_id = m.id WHERE m.wa_id = ?",
+                (wa_id,),
+            ).fetchone()
+            found[wa_id] = "not stored" if row is None else repr(row)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=20)
     parser.add_argument("--mode", choices=["chat", "responses", "assistants"], default="chat")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the database here")
     args = parser.parse_args(argv)
     result = asyncio.run(
         kill_loop(
@@ -253,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             chats=args.chats,
             mode=args.mode,
             seed=args.seed,
+            workdir=args.workdir,
         )
     )
     print(json.dumps(asdict(result), indent=2))
