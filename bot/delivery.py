@@ -76,12 +76,19 @@ class Delivery:
         if reply_id is None:
             log.info("turn.forgotten", why="the chat was forgotten meanwhile")
             return None
-        return await self.send(reply_id, answering, parts, start=0)
+        return await self.send(reply_id, answering, parts, start=0, begun=True)
 
     async def send(
-        self, reply_id: int, answering: IncomingMessage, parts: Sequence[Part], start: int
+        self,
+        reply_id: int,
+        answering: IncomingMessage,
+        parts: Sequence[Part],
+        start: int,
+        *,
+        begun: bool = False,
     ) -> list[str]:
-        """Send ``parts[start:]`` of a recorded reply, recording each as it goes out.
+        """Send ``parts[start:]`` of a recorded reply, each counted as sent just before it goes
+        (``begun``: the record already counted ``parts[start]``).
 
         A part WhatsApp refuses (after SEND_ATTEMPTS) stops the reply here: the rest stays
         recorded and the next start sends it. A part sent but not recordable (disk full) is
@@ -90,9 +97,10 @@ class Delivery:
         wa_ids: list[str] = []
         for index in range(start, len(parts)):
             # Counted as sent before it goes: a kill right after the send cannot resend it.
-            await self.health.write(
-                lambda i=index: self.store.part_sending(reply_id, i), "reply.part_sending"
-            )
+            if not (begun and index == start):
+                await self.health.write(
+                    lambda i=index: self.store.part_sending(reply_id, i), "reply.part_sending"
+                )
             try:
                 wa_id = await self._send_part(answering, parts[index], index)
             except TransportError as exc:

@@ -266,7 +266,7 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
         """Record a turn atomically: the reply, its usage and tool calls, the messages' states.
 
         With ``parts`` the reply is recorded *before* it is sent: the parts stay in the row
-        until every one of them is out (see ``storage.outgoing``).
+        until every one of them is out, the first counted as begun (see ``storage.outgoing``).
         Returns the reply's row id, or None (nothing recorded) when every one of
         ``message_ids`` is gone: ``/forget`` deleted the chat while its turn was running.
         """
@@ -285,9 +285,19 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
                     return None
             last = message_ids[-1] if message_ids else None
             cur = await conn.execute(
-                "INSERT INTO replies (chat, message_id, kind, text, wa_ids, created_at, parts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (chat, last, kind, reply_text, json.dumps(list(wa_ids)), now, encode_parts(parts)),
+                "INSERT INTO replies (chat, message_id, kind, text, wa_ids, created_at, parts,"
+                " parts_sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chat,
+                    last,
+                    kind,
+                    reply_text,
+                    json.dumps(list(wa_ids)),
+                    now,
+                    encode_parts(parts),
+                    # The first part counts as begun with the record: one write less per turn.
+                    1 if parts else 0,
+                ),
             )
             reply_id = int(cur.lastrowid or 0)
             await conn.executemany(
