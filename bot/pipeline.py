@@ -176,9 +176,11 @@ class Pipeline:
         """
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._intake.join(), timeout=timeout)
-        if not self._intake.empty() or self.health.failing:
-            # Storage never came back: what is still in memory cannot be kept.
-            log.error("pipeline.unstored", messages=self._intake.qsize())
+        if not self._intake.empty():
+            # Storage never came back (or the intake is far behind): these are lost.
+            log.error(
+                "pipeline.unstored", messages=self._intake.qsize(), failing=self.health.failing
+            )
         if self._intake_task is not None:
             self._intake_task.cancel()
             await asyncio.gather(self._intake_task, return_exceptions=True)

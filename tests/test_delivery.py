@@ -247,3 +247,27 @@ async def test_forget_confirm_racing_with_a_stored_message_forgets_it_quietly(
     assert backend.turns == []  # never sent to OpenAI
     assert await store.messages(ALICE_JID) == []
     assert not [e for e in logs if e["log_level"] in ("error", "critical")]
+
+
+async def test_a_reply_whatsapp_refuses_is_kept_and_sent_by_the_next_start(
+    make_settings: Callable[..., Settings], store: Store, start: Any
+) -> None:
+    """Sending fails three times: no Sorry, the reply stays recorded; the next start sends it."""
+    clock = FakeClock()
+    backend = ScriptedBackend()
+    down = FakeTransport(fail_sends=3)
+    pipeline = await start(make_settings(), store, down, backend=backend, clock=clock)
+    pipeline.submit(to_incoming(wa.private_text("hello", sender=ALICE, msg_id="M1")))
+    for wait in (1, 2):  # the retries wait 1 s, then 2 s
+        await clock.wait_for_sleepers(1)
+        await clock.advance(wait)
+    await pipeline.join()
+    assert down.sent == [] and down.fail_sends == 0
+    [unsent] = await store.unsent_replies()
+    assert unsent.parts_sent == 0
+
+    up = FakeTransport()
+    await (await start(make_settings(), store, up, backend=backend)).join()
+    assert up.texts() == ["re: hello"]
+    assert len(backend.turns) == 1
+    assert await store.unsent_replies() == []
