@@ -185,6 +185,8 @@ class Pipeline:
             self._intake_task.cancel()
             await asyncio.gather(self._intake_task, return_exceptions=True)
             self._intake_task = None
+        with contextlib.suppress(TimeoutError):  # an admin notice still on its way
+            await asyncio.wait_for(self.health.aclose(), timeout=timeout)
 
     # --- intake: classify, identify, store ------------------------------------------------
 
