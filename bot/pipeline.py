@@ -101,6 +101,8 @@ class Pipeline:
             self.health.notify = self._tell_admins
         self.delivery = Delivery(store, self.outbox, self.health, self.clock)
         self._accepting = True
+        #: Chats a /forget deleted whose queued messages may be gone too (checked, then cleared).
+        self._forgotten: set[str] = set()
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -274,12 +276,15 @@ class Pipeline:
         if self._is_command(batch[0]):
             await self._run_command(batch[0])
             return
-        # A /forget that ran since these were queued deleted them: they go with the chat.
-        alive = await self.store.existing([e.row_id for e in batch])
-        batch = [e for e in batch if e.row_id in alive]
-        if not batch:
-            log.info("turn.forgotten", why="the chat was forgotten meanwhile")
-            return
+        if batch[0].chat in self._forgotten:
+            # A /forget ran in this chat since these were stored: those it deleted go with it.
+            alive = await self.store.existing([e.row_id for e in batch])
+            if len(alive) == len(batch):
+                self._forgotten.discard(batch[0].chat)  # past the forget: no more checks
+            batch = [e for e in batch if e.row_id in alive]
+            if not batch:
+                log.info("turn.forgotten", why="the chat was forgotten meanwhile")
+                return
         last = batch[-1]
         if self.gate is not None:
             verdict = await self.gate(last)
@@ -322,6 +327,7 @@ class Pipeline:
         )
         if sent is None:
             # /forget removed the chat, this command included: answer it, keep no trace.
+            self._forgotten.add(env.chat)
             for index, part in enumerate(parts):
                 await self.outbox.send_part(env.message, part, index)
         log.info("command.handled", recorded=sent is not None)

@@ -267,26 +267,17 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
 
         With ``parts`` the reply is recorded *before* it is sent: the parts stay in the row
         until every one of them is out, the first counted as begun (see ``storage.outgoing``).
-        Returns the reply's row id, or None (nothing recorded) when every one of
-        ``message_ids`` is gone: ``/forget`` deleted the chat while its turn was running.
+        Returns the reply's row id, or None (nothing recorded) when the turn's last message
+        is gone: ``/forget`` deleted the chat while its turn was running.
         """
         now = ts(at or datetime.now(UTC))
+        last = message_ids[-1] if message_ids else None
         async with self.db.transaction() as conn:
-            if message_ids:
-                marks = ", ".join("?" * len(message_ids))
-                present = {
-                    int(r[0])
-                    for r in await conn.execute_fetchall(
-                        f"SELECT id FROM messages WHERE id IN ({marks})", list(message_ids)
-                    )
-                }
-                message_ids = [i for i in message_ids if i in present]
-                if not message_ids:
-                    return None
-            last = message_ids[-1] if message_ids else None
+            # The check rides on the insert (no extra round trip): no row when it is gone.
             cur = await conn.execute(
                 "INSERT INTO replies (chat, message_id, kind, text, wa_ids, created_at, parts,"
-                " parts_sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " parts_sent) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+                " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = ?2)",
                 (
                     chat,
                     last,
@@ -299,6 +290,8 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
                     1 if parts else 0,
                 ),
             )
+            if cur.rowcount != 1:
+                return None
             reply_id = int(cur.lastrowid or 0)
             await conn.executemany(
                 "INSERT INTO usage (chat, sender, message_id, mode, model, prompt_tokens,"
