@@ -120,7 +120,9 @@ class Database:
         try:
             await self.conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            log.warning("storage.rollback_failed", error=str(exc))
+            # On a full disk SQLite often rolls back by itself: nothing is left to undo then.
+            quiet = "no transaction is active" in str(exc)
+            (log.debug if quiet else log.warning)("storage.rollback_failed", error=str(exc))
 
     async def write(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Cursor:
         """Run one writing statement on its own: atomic by itself (autocommit), so it needs
