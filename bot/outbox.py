@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
-from dataclasses import replace
 
 import structlog
 
 from bot.errors import TransportError
-from bot.messages import IncomingMessage
+from bot.messages import IncomingMessage, OutgoingMedia
 from bot.transport import Transport
 from helpers.backends.base import Reply
 from helpers.formatting import markdown_to_whatsapp
 from helpers.splitting import split_message
+from storage.outgoing import Part
 
 log = structlog.get_logger("bot.outbox")
 
@@ -47,38 +48,58 @@ class Outbox:
         """The ids of messages the bot sent recently (a live view: no copy per message)."""
         return self._sent_ids.keys()
 
-    async def text(self, answering: IncomingMessage, text: str) -> list[str]:
-        """Send ``text`` to ``answering``'s chat split under the limit; the first part quotes
-        the message in groups. Returns the WhatsApp ids in order."""
-        transport = self._transport()
-        wa_ids: list[str] = []
-        quoted: IncomingMessage | None = answering if answering.is_group else None
-        for part in split_message(text, self.max_chars):
-            wa_id = await transport.send_text(answering.chat_jid, part, quoted=quoted)
-            self.remember(wa_id)
-            wa_ids.append(wa_id)
-            quoted = None
-        return wa_ids
+    def text_parts(self, text: str) -> list[Part]:
+        """``text`` split under the limit, as the parts to record and send."""
+        return [{"text": part} for part in split_message(text, self.max_chars)]
 
-    async def reply(self, answering: IncomingMessage, reply: Reply) -> list[str]:
-        """Send a model's reply: Markdown rendered for WhatsApp, text parts, then media."""
-        wa_ids: list[str] = []
-        if reply.text.strip():
-            wa_ids += await self.text(answering, markdown_to_whatsapp(reply.text))
-        quoted = answering if answering.is_group and not wa_ids else None
+    def reply_parts(self, reply: Reply) -> list[Part]:
+        """A model's reply as parts: Markdown rendered for WhatsApp, text parts, then media.
+
+        The split happens once, here, and is recorded: a resend after a crash sends exactly
+        the parts that were missing, never a different cut of the same text.
+        """
+        parts = self.text_parts(markdown_to_whatsapp(reply.text)) if reply.text.strip() else []
         for media in reply.media:
             caption = markdown_to_whatsapp(media.caption) if media.caption else ""
+            parts.append(
+                {
+                    "media": {
+                        "kind": media.kind,
+                        "mimetype": media.mimetype,
+                        "caption": caption,
+                        "file_name": media.file_name,
+                        "data": base64.b64encode(media.data).decode("ascii"),
+                    }
+                }
+            )
+        return parts
+
+    async def send_part(self, answering: IncomingMessage, part: Part, index: int) -> str | None:
+        """Send one part to ``answering``'s chat (the first quotes it in groups).
+
+        Returns its WhatsApp id, or None for media WhatsApp refused (skipped, as the text
+        already went out). A failed text part raises ``TransportError``.
+        """
+        transport = self._transport()
+        quoted = answering if answering.is_group and index == 0 else None
+        media = part.get("media")
+        if isinstance(media, dict):
+            outgoing = OutgoingMedia(
+                kind=media["kind"],
+                data=base64.b64decode(media["data"]),
+                mimetype=str(media["mimetype"]),
+                caption=str(media.get("caption") or ""),
+                file_name=media.get("file_name"),
+            )
             try:
-                wa_id = await self._transport().send_media(
-                    answering.chat_jid, replace(media, caption=caption), quoted=quoted
-                )
+                wa_id = await transport.send_media(answering.chat_jid, outgoing, quoted=quoted)
             except TransportError as exc:
                 log.warning("reply.media_failed", error=str(exc))
-                continue
-            self.remember(wa_id)
-            wa_ids.append(wa_id)
-            quoted = None
-        return wa_ids
+                return None
+        else:
+            wa_id = await transport.send_text(answering.chat_jid, str(part["text"]), quoted=quoted)
+        self.remember(wa_id)
+        return wa_id
 
     async def keep_typing(self, chat_jid: str) -> None:
         """Refresh "typing..." (WhatsApp drops it after a while) until cancelled."""

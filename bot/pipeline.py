@@ -19,16 +19,18 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.clock import Clock, SystemClock
+from bot.delivery import Delivery, revive
 from bot.errors import ReplyError
+from bot.health import StorageHealth
 from bot.intake import Envelope, Intake
 from bot.media import MediaReader, Transcribes
-from bot.messages import IncomingMessage, MessageKind
+from bot.messages import IncomingMessage
 from bot.outbox import Outbox, quietly
 from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend, Turn, TurnImage
-from storage.store import Store, StoredMessage, ToolCallRow, UsageRow
+from storage.store import Store, ToolCallRow, UsageRow
 
 log = structlog.get_logger("bot.pipeline")
 
@@ -69,6 +71,7 @@ class Pipeline:
         commands: CommandHandler | None = None,
         gate: Gate | None = None,
         transcriber: Transcribes | None = None,
+        health: StorageHealth | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -93,7 +96,13 @@ class Pipeline:
             transport=lambda: self.transport,
         )
         self.media = MediaReader(lambda: self.transport, transcriber)
+        self.health = health or StorageHealth(self.clock)
+        if self.health.notify is None:
+            self.health.notify = self._tell_admins
+        self.delivery = Delivery(store, self.outbox, self.health, self.clock)
         self._accepting = True
+        #: Chats a /forget deleted whose queued messages may be gone too (checked, then cleared).
+        self._forgotten: set[str] = set()
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -111,11 +120,12 @@ class Pipeline:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> int:
-        """Re-queue messages a crash left unanswered, then start taking new ones.
+        """Finish replies a crash cut, re-queue messages it left unanswered, then take new ones.
 
         Recovery comes first so a chat's old message is answered before its new ones.
         Returns how many messages were re-queued.
         """
+        await self.delivery.resume()
         recovered = await self._recover()
         self._intake_task = asyncio.create_task(self._intake_loop(), name="pipeline-intake")
         return recovered
@@ -168,10 +178,17 @@ class Pipeline:
         """
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._intake.join(), timeout=timeout)
+        if not self._intake.empty():
+            # Storage never came back (or the intake is far behind): these are lost.
+            log.error(
+                "pipeline.unstored", messages=self._intake.qsize(), failing=self.health.failing
+            )
         if self._intake_task is not None:
             self._intake_task.cancel()
             await asyncio.gather(self._intake_task, return_exceptions=True)
             self._intake_task = None
+        with contextlib.suppress(TimeoutError):  # an admin notice still on its way
+            await asyncio.wait_for(self.health.aclose(), timeout=timeout)
 
     # --- intake: classify, identify, store ------------------------------------------------
 
@@ -179,7 +196,9 @@ class Pipeline:
         while True:
             msg = await self._intake.get()
             try:
-                env = await self.intake.accept(msg)
+                # A failing disk holds the intake here: later messages wait in memory, in
+                # arrival order, and nothing is answered before it is stored.
+                env = await self.health.write(lambda m=msg: self.intake.accept(m), "message.store")
                 if env is None:
                     continue
                 if not self._accepting:
@@ -212,7 +231,9 @@ class Pipeline:
                     chat=chat, message_id=batch[-1].message.id
                 ):
                     try:
-                        await self._handle(batch)
+                        # A storage failure no write below waited out itself: the whole turn
+                        # is tried again once storage works (nothing was sent for it yet).
+                        await self.health.write(lambda b=batch: self._handle(b), "turn")
                     except asyncio.CancelledError:
                         raise
                     except Exception:
@@ -252,22 +273,31 @@ class Pipeline:
             batch.append(queue.popleft())
 
     async def _handle(self, batch: list[Envelope]) -> None:
-        first, last = batch[0], batch[-1]
-        if self._is_command(first):
-            await self._run_command(first)
+        if self._is_command(batch[0]):
+            await self._run_command(batch[0])
             return
+        if batch[0].chat in self._forgotten:
+            # A /forget ran in this chat since these were stored: those it deleted go with it.
+            alive = await self.store.existing([e.row_id for e in batch])
+            if len(alive) == len(batch):
+                self._forgotten.discard(batch[0].chat)  # past the forget: no more checks
+            batch = [e for e in batch if e.row_id in alive]
+            if not batch:
+                log.info("turn.forgotten", why="the chat was forgotten meanwhile")
+                return
+        last = batch[-1]
         if self.gate is not None:
             verdict = await self.gate(last)
             if not verdict.allowed:
                 ids = [e.row_id for e in batch]
                 if verdict.notice:
-                    wa_ids = await self.outbox.text(last.message, verdict.notice)
-                    await self.store.record_turn(
+                    await self.delivery.deliver(
+                        last.message,
+                        self.outbox.text_parts(verdict.notice),
                         chat=last.chat,
                         sender=last.sender,
                         message_ids=ids,
                         reply_text=verdict.notice,
-                        wa_ids=wa_ids,
                         state="ignored",
                         reason=verdict.reason,
                         kind="notice",
@@ -283,21 +313,24 @@ class Pipeline:
         # Filed as a command before it runs, so /stats does not count itself.
         await self.store.set_state([env.row_id], "ignored", "command")
         text = await self.commands(env)
-        wa_ids = await self.outbox.text(env.message, text) if text else []
-        if await self.store.message(env.row_id) is None:
-            log.info("command.handled", recorded=False)
-            return  # /forget removed the chat, this command included: keep it that way
-        await self.store.record_turn(
+        parts = self.outbox.text_parts(text) if text else []
+        sent = await self.delivery.deliver(
+            env.message,
+            parts,
             chat=env.chat,
             sender=env.sender,
             message_ids=[env.row_id],
             reply_text=text or "",
-            wa_ids=wa_ids,
             state="ignored",
             reason="command",
             kind="command",
         )
-        log.info("command.handled")
+        if sent is None:
+            # /forget removed the chat, this command included: answer it, keep no trace.
+            self._forgotten.add(env.chat)
+            for index, part in enumerate(parts):
+                await self.outbox.send_part(env.message, part, index)
+        log.info("command.handled", recorded=sent is not None)
 
     async def _answer(self, batch: list[Envelope]) -> None:
         last = batch[-1]
@@ -306,12 +339,13 @@ class Pipeline:
         turn = await self._turn(batch)
         if not turn.text.strip() and not turn.images:
             # A voice note, sticker-like media or a file without a caption: nothing to read.
-            await self.store.record_turn(
+            await self.delivery.deliver(
+                last.message,
+                self.outbox.text_parts(UNREADABLE_TEXT),
                 chat=last.chat,
                 sender=last.sender,
                 message_ids=[e.row_id for e in batch],
                 reply_text=UNREADABLE_TEXT,
-                wa_ids=await self.outbox.text(last.message, UNREADABLE_TEXT),
                 state="ignored",
                 reason="unreadable",
                 kind="notice",
@@ -332,14 +366,15 @@ class Pipeline:
             typing.cancel()
             await asyncio.gather(typing, return_exceptions=True)
             await quietly(self.transport.set_typing(last.message.chat_jid, False), "typing")
-        wa_ids = await self.outbox.reply(last.message, reply)
-        await self.store.record_turn(
+        # Recorded before the first send: a crash from here on never asks OpenAI again.
+        wa_ids = await self.delivery.deliver(
+            last.message,
+            self.outbox.reply_parts(reply),
             chat=last.chat,
             sender=last.sender,
             message_ids=[e.row_id for e in batch],
             # Text sent as an image caption is still what was said: keep it in the history.
             reply_text=reply.text or "\n".join(m.caption for m in reply.media if m.caption),
-            wa_ids=wa_ids,
             usage=[
                 UsageRow(
                     self.backend.mode, u.model, u.prompt_tokens, u.completion_tokens, u.total_tokens
@@ -353,7 +388,7 @@ class Pipeline:
         log.info(
             "turn.answered",
             messages=len(batch),
-            parts=len(wa_ids),
+            parts=len(wa_ids or ()),
             tokens=sum(u.total_tokens for u in reply.usage),
             seconds=round(self.clock.monotonic() - started, 3),
         )
@@ -384,21 +419,27 @@ class Pipeline:
     async def _fail(self, batch: list[Envelope], cause: str) -> None:
         """Tell the user honestly that no answer came, and record the turn as failed."""
         last = batch[-1]
-        wa_ids: list[str] = []
-        try:
-            wa_ids = await self.outbox.text(last.message, FAILURE_TEXT)
-        except Exception as exc:
-            log.warning("reply.failure_notice_failed", error=str(exc))
-        await self.store.record_turn(
+        await self.delivery.deliver(
+            last.message,
+            self.outbox.text_parts(FAILURE_TEXT),
             chat=last.chat,
             sender=last.sender,
             message_ids=[e.row_id for e in batch],
             reply_text=FAILURE_TEXT,
-            wa_ids=wa_ids,
             state="failed",
             reason=cause,
             kind="error",
         )
+
+    async def _tell_admins(self, text: str) -> None:
+        """Send ``text`` to every ADMIN_NUMBERS number (storage trouble: nothing recorded)."""
+        for number in self.settings.admin_numbers:
+            try:
+                self.outbox.remember(
+                    await self.transport.send_text(f"{number}@s.whatsapp.net", text)
+                )
+            except Exception as exc:
+                log.warning("admin.notice_failed", error=str(exc))
 
     # --- crash recovery ------------------------------------------------------------------
 
@@ -408,25 +449,7 @@ class Pipeline:
         expired = await self.store.expire_pending(before=since)
         pending = await self.store.pending_messages(since=since)
         for stored in pending:
-            self._dispatch(Envelope(stored.id, stored.chat, stored.sender, _revive(stored)))
+            self._dispatch(Envelope(stored.id, stored.chat, stored.sender, revive(stored)))
         if pending or expired:
             log.info("pipeline.recovered", requeued=len(pending), expired=expired)
         return len(pending)
-
-
-def _revive(stored: StoredMessage) -> IncomingMessage:
-    """Rebuild an incoming message from storage (no raw event: quotes are built by id)."""
-    try:
-        kind = MessageKind(stored.kind)
-    except ValueError:
-        kind = MessageKind.TEXT
-    return IncomingMessage(
-        id=stored.wa_id,
-        chat_jid=stored.chat_jid,
-        sender_jid=stored.sender,
-        text=stored.text,
-        timestamp=stored.sent_at,
-        kind=kind,
-        sender_name=stored.sender_name,
-        is_group=stored.is_group,
-    )

@@ -132,11 +132,23 @@ class Database:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            else:
                 await self.conn.execute("COMMIT")
+            except BaseException:
+                # Also when COMMIT itself failed (disk full): an open transaction left behind
+                # would make every later BEGIN fail, long after the disk has room again.
+                await self._rollback()
+                raise
+
+    async def _rollback(self) -> None:
+        """Roll back whatever is open; SQLite may already have rolled back by itself."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            # On a full disk SQLite often rolls back by itself: nothing is left to undo then.
+            quiet = "no transaction is active" in str(exc)
+            (log.debug if quiet else log.warning)("storage.rollback_failed", error=str(exc))
 
     async def write(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Cursor:
         """Run one writing statement on its own: atomic by itself (autocommit), so it needs

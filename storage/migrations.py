@@ -158,4 +158,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE chat_state DROP COLUMN notice_until;
         """,
     ),
+    Migration(
+        6,
+        "replies recorded before they are sent: their parts and how many are out",
+        """
+        -- A reply is written with its parts (JSON, as split for WhatsApp) before the first
+        -- send; parts_sent is raised just before each part is sent, its id appended to
+        -- wa_ids after; parts goes back to NULL once every part is out. A start after a
+        -- crash sends only parts[parts_sent:] of the rows still holding parts.
+        ALTER TABLE replies ADD COLUMN parts TEXT;
+        ALTER TABLE replies ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX replies_unsent ON replies (id) WHERE parts IS NOT NULL;
+        """,
+    ),
 )

@@ -17,6 +17,7 @@ from typing import Literal
 from storage.chats import ChatStateMixin
 from storage.db import Database
 from storage.identities import IdentitiesMixin
+from storage.outgoing import OutgoingMixin, Part, encode_parts
 from storage.reminders import RemindersMixin
 from storage.threads import ThreadsMixin
 
@@ -119,7 +120,7 @@ def _message(row: object) -> StoredMessage:
     )
 
 
-class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
+class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, OutgoingMixin):
     """Messages, replies, identities, server-side thread ids, usage, tool calls, reminders."""
 
     def __init__(self, db: Database) -> None:
@@ -165,6 +166,16 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
         """One stored message by row id."""
         rows = await self.db.rows("SELECT * FROM messages WHERE id = ?", (message_id,))
         return _message(rows[0]) if rows else None
+
+    async def existing(self, message_ids: Sequence[int]) -> set[int]:
+        """Which of ``message_ids`` are still stored (``/forget`` deletes a chat's rows)."""
+        if not message_ids:
+            return set()
+        marks = ", ".join("?" * len(message_ids))
+        rows = await self.db.rows(
+            f"SELECT id FROM messages WHERE id IN ({marks})", list(message_ids)
+        )
+        return {int(r["id"]) for r in rows}
 
     async def messages(self, chat: str) -> list[StoredMessage]:
         """Every stored message of ``chat``, oldest first."""
@@ -243,23 +254,44 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
         sender: str,
         message_ids: Sequence[int],
         reply_text: str,
-        wa_ids: Sequence[str],
+        wa_ids: Sequence[str] = (),
+        parts: Sequence[Part] | None = None,
         usage: Sequence[UsageRow] = (),
         tool_calls: Sequence[ToolCallRow] = (),
         state: MessageState = "answered",
         reason: str | None = None,
         kind: str = "answer",
         at: datetime | None = None,
-    ) -> int:
-        """Record a finished turn atomically: the reply, its usage and tool calls, the states."""
+    ) -> int | None:
+        """Record a turn atomically: the reply, its usage and tool calls, the messages' states.
+
+        With ``parts`` the reply is recorded *before* it is sent: the parts stay in the row
+        until every one of them is out, the first counted as begun (see ``storage.outgoing``).
+        Returns the reply's row id, or None (nothing recorded) when the turn's last message
+        is gone: ``/forget`` deleted the chat while its turn was running.
+        """
         now = ts(at or datetime.now(UTC))
         last = message_ids[-1] if message_ids else None
         async with self.db.transaction() as conn:
+            # The check rides on the insert (no extra round trip): no row when it is gone.
             cur = await conn.execute(
-                "INSERT INTO replies (chat, message_id, kind, text, wa_ids, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (chat, last, kind, reply_text, json.dumps(list(wa_ids)), now),
+                "INSERT INTO replies (chat, message_id, kind, text, wa_ids, created_at, parts,"
+                " parts_sent) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+                " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = ?2)",
+                (
+                    chat,
+                    last,
+                    kind,
+                    reply_text,
+                    json.dumps(list(wa_ids)),
+                    now,
+                    encode_parts(parts),
+                    # The first part counts as begun with the record: one write less per turn.
+                    1 if parts else 0,
+                ),
             )
+            if cur.rowcount != 1:
+                return None
             reply_id = int(cur.lastrowid or 0)
             await conn.executemany(
                 "INSERT INTO usage (chat, sender, message_id, mode, model, prompt_tokens,"
