@@ -10,6 +10,7 @@ the instant between that write and the send loses the part rather than doubling 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import structlog
 
@@ -99,7 +100,7 @@ class Delivery:
             # Counted as sent before it goes: a kill right after the send cannot resend it.
             if not (begun and index == start):
                 await self.health.write(
-                    lambda i=index: self.store.part_sending(reply_id, i), "reply.part_sending"
+                    partial(self.store.part_sending, reply_id, index), "reply.part_sending"
                 )
             try:
                 wa_id = await self._send_part(answering, parts[index], index)
@@ -112,13 +113,13 @@ class Delivery:
                     error=str(exc),
                 )
                 await self.health.write(
-                    lambda i=index: self.store.part_unsent(reply_id, i), "reply.part_unsent"
+                    partial(self.store.part_unsent, reply_id, index), "reply.part_unsent"
                 )
                 break
             if wa_id is not None:
                 wa_ids.append(wa_id)
             await self.health.write(
-                lambda i=index, w=wa_id: self.store.part_sent(reply_id, i, w), "reply.part_sent"
+                partial(self.store.part_sent, reply_id, index, wa_id), "reply.part_sent"
             )
         return wa_ids
 
@@ -145,9 +146,7 @@ class Delivery:
             if stored is None or unsent.parts_sent >= len(unsent.parts):
                 # The chat was forgotten, or a kill came after the last part's send began:
                 # that part counts as sent (at most once), so there is nothing left to send.
-                await self.health.write(
-                    lambda u=unsent.id: self.store.close_reply(u), "reply.close"
-                )
+                await self.health.write(partial(self.store.close_reply, unsent.id), "reply.close")
                 continue
             with structlog.contextvars.bound_contextvars(chat=unsent.chat, message_id=stored.wa_id):
                 log.info(

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import structlog
 
@@ -198,7 +199,7 @@ class Pipeline:
             try:
                 # A failing disk holds the intake here: later messages wait in memory, in
                 # arrival order, and nothing is answered before it is stored.
-                env = await self.health.write(lambda m=msg: self.intake.accept(m), "message.store")
+                env = await self.health.write(partial(self.intake.accept, msg), "message.store")
                 if env is None:
                     continue
                 if not self._accepting:
@@ -233,7 +234,7 @@ class Pipeline:
                     try:
                         # A storage failure no write below waited out itself: the whole turn
                         # is tried again once storage works (nothing was sent for it yet).
-                        await self.health.write(lambda b=batch: self._handle(b), "turn")
+                        await self.health.write(partial(self._handle, batch), "turn")
                     except asyncio.CancelledError:
                         raise
                     except Exception:
