@@ -342,7 +342,12 @@ class Pipeline:
             wa_ids=wa_ids,
             usage=[
                 UsageRow(
-                    self.backend.mode, u.model, u.prompt_tokens, u.completion_tokens, u.total_tokens
+                    self.backend.mode,
+                    u.model,
+                    u.prompt_tokens,
+                    u.completion_tokens,
+                    u.total_tokens,
+                    u.cached_tokens,  # added by compat
                 )
                 for u in reply.usage
             ],

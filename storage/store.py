@@ -88,6 +88,7 @@ class UsageRow:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cached_tokens: int = 0  # prompt tokens served from OpenAI's prompt cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +264,8 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
             reply_id = int(cur.lastrowid or 0)
             await conn.executemany(
                 "INSERT INTO usage (chat, sender, message_id, mode, model, prompt_tokens,"
-                " completion_tokens, total_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " completion_tokens, total_tokens, cached_tokens, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         chat,
@@ -274,6 +276,7 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
                         u.prompt_tokens,
                         u.completion_tokens,
                         u.total_tokens,
+                        u.cached_tokens,
                         now,
                     )
                     for u in usage
@@ -329,7 +332,8 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
     async def usage_rows(self, chat: str) -> list[UsageRow]:
         """Usage recorded for ``chat``, oldest first."""
         rows = await self.db.rows(
-            "SELECT mode, model, prompt_tokens, completion_tokens, total_tokens FROM usage"
+            "SELECT mode, model, prompt_tokens, completion_tokens, total_tokens, cached_tokens"
+            " FROM usage"
             " WHERE chat = ? ORDER BY id",
             (chat,),
         )
@@ -340,6 +344,7 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin):
                 int(r["prompt_tokens"]),
                 int(r["completion_tokens"]),
                 int(r["total_tokens"]),
+                int(r["cached_tokens"]),
             )
             for r in rows
         ]

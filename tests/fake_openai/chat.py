@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .profiles import check_chat_request, tool_arguments
 from .script import (
     Fail,
     ModelCall,
@@ -94,6 +95,8 @@ class _Turn:
         if not isinstance(messages, list) or not messages:
             raise missing("messages")
         _check_tool_messages(messages)
+        check_chat_request(core, body)
+        self.core = core
         self.model = str(body["model"])
         self.context = tuple(
             (str(m["role"]), content_text(m.get("content")))
@@ -149,7 +152,9 @@ class _Turn:
             raise ApiError(500, f"fake_openai: {step!r} has no Chat Completions equivalent")
         elif step is None:
             self.text = echo_reply(self.context)
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        limit = body.get("max_tokens")
+        if not core.settings.max_tokens_only:
+            limit = body.get("max_completion_tokens") or limit
         if self.text is not None and isinstance(limit, int) and count_tokens(self.text) > limit:
             self.text = " ".join(self.text.split()[:limit])
             self.finish_reason = "length"
@@ -169,7 +174,16 @@ class _Turn:
             "annotations": [],
         }
         if self.tool_calls:
-            message["tool_calls"] = self.tool_calls
+            message["tool_calls"] = [
+                {
+                    **call,
+                    "function": {
+                        **call["function"],
+                        "arguments": tool_arguments(self.core, call["function"]["arguments"]),
+                    },
+                }
+                for call in self.tool_calls
+            ]
         return message
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

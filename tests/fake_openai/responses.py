@@ -15,6 +15,7 @@ from .conversations import (
     normalize_items,
     store_of,
 )
+from .profiles import check_chaining
 from .response_events import stream_response
 from .script import Fail, ModelCall, RunEnds, Step, Text, ToolCalls, count_tokens, echo_reply
 from .state import Core
@@ -86,6 +87,7 @@ class ResponseTurn:
         reference = body.get("conversation")
         conversation_id = reference.get("id") if isinstance(reference, dict) else reference
         previous = body.get("previous_response_id")
+        check_chaining(core, body)
         if conversation_id and previous:
             raise bad_request(
                 "Mutually exclusive parameters: Ensure you are only providing one of: "
