@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from urllib.parse import urlsplit
 
 from openai import AsyncOpenAI
 
@@ -11,6 +13,7 @@ from bot.settings import Settings
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: A server behind OPENAI_BASE_URL may need no key; the SDK insists on one all the same.
 NO_KEY_PLACEHOLDER = "no-key-needed"
+AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 
 
 def build_client(settings: Settings) -> AsyncOpenAI:
@@ -23,6 +26,25 @@ def build_client(settings: Settings) -> AsyncOpenAI:
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
     )
+
+
+def is_openai(settings: Settings) -> bool:
+    """Whether the server is OpenAI's own API (features other servers may refuse are safe)."""
+    host = urlsplit(settings.openai_base_url or OPENAI_DEFAULT_BASE_URL).hostname or ""
+    return host == "api.openai.com"
+
+
+def is_openai_or_azure(settings: Settings) -> bool:
+    """Whether the server is OpenAI's or Azure OpenAI's (reasoning models refuse max_tokens)."""
+    host = urlsplit(settings.openai_base_url or OPENAI_DEFAULT_BASE_URL).hostname or ""
+    return is_openai(settings) or host.endswith(
+        (".openai.azure.com", ".cognitiveservices.azure.com")
+    )
+
+
+def prompt_cache_key(chat: str) -> str:
+    """A stable, opaque key per chat: OpenAI routes requests with one key to one cache."""
+    return "chat-" + hashlib.sha256(chat.encode()).hexdigest()[:32]
 
 
 def silence_assistants_deprecation() -> None:
