@@ -263,7 +263,17 @@ async def retrieve_response(request: web.Request) -> web.Response:
     return reply(request, stored.response, "Response")
 
 
+async def delete_response(request: web.Request) -> web.Response:
+    """Answer DELETE /v1/responses/{response_id}."""
+    response_id = request.match_info["response_id"]
+    if store_of(request).responses.pop(response_id, None) is None:
+        raise not_found(f"Response with id '{response_id}' not found.")
+    body = {"id": response_id, "object": "response.deleted", "deleted": True}
+    return reply(request, body, None)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the response routes (the conversation routes add the shared store)."""
     app.router.add_post("/v1/responses", create_response)
     app.router.add_get("/v1/responses/{response_id}", retrieve_response)
+    app.router.add_delete("/v1/responses/{response_id}", delete_response)
