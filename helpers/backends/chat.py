@@ -15,7 +15,7 @@ from bot.errors import ReplyError
 from bot.settings import Settings
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.common import OpenAIBackend, alternate, attributed
-from helpers.backends.errors import translate
+from helpers.backends.errors import server_words, translate
 from helpers.openai_client import is_openai, is_openai_or_azure, prompt_cache_key
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall
@@ -81,12 +81,12 @@ LIMIT_PARAMS = {"max_tokens": "max_completion_tokens", "max_completion_tokens": 
 def refuses_tools(exc: openai.APIStatusError) -> bool:
     """Whether a refusal of a turn's first request is about carrying ``tools`` (vLLM without
     --enable-auto-tool-choice: 400; OpenRouter models without tools: 404)."""
-    return exc.status_code in (400, 404, 422) and "tool" in (exc.message or "").lower()
+    return exc.status_code in (400, 404, 422) and "tool" in server_words(exc).lower()
 
 
 def refuses_param(exc: openai.APIStatusError, name: str) -> bool:
     """Whether the server refused the request for the parameter ``name``."""
-    return exc.status_code in (400, 422) and (exc.param == name or name in (exc.message or ""))
+    return exc.status_code in (400, 422) and (exc.param == name or name in server_words(exc))
 
 
 def arguments_text(arguments: object) -> str:
@@ -142,8 +142,9 @@ class ChatBackend(OpenAIBackend):
                     continue
                 if "tools" in body and self.settings.openai_tools == "auto" and refuses_tools(exc):
                     model = self.settings.openai_model
-                    self.tools_refused[model] = exc.message
-                    log.warning("chat.tools_unsupported", model=model, server_said=exc.message)
+                    words = server_words(exc)
+                    self.tools_refused[model] = words
+                    log.warning("chat.tools_unsupported", model=model, server_said=words)
                     body = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
                     continue
                 raise

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.errors import StartupError
 from bot.settings import Settings
 from bot.transport import Transport
+from helpers.backends.errors import server_words
 from storage.store import Store
 
 log = structlog.get_logger("helpers.backends.models")
@@ -90,16 +91,17 @@ async def lookup(
         try:
             model = await client.models.retrieve(use.model)
         except openai.AuthenticationError as exc:
-            problem = f"OPENAI_API_KEY was refused by {base}: {exc.message}"
+            problem = f"OPENAI_API_KEY was refused by {base}: {server_words(exc)}"
         except openai.PermissionDeniedError as exc:
-            problem = f"{use.setting}: the key may not use {use.model!r} at {base}: {exc.message}"
+            words = server_words(exc)
+            problem = f"{use.setting}: the key may not use {use.model!r} at {base}: {words}"
         except openai.NotFoundError as exc:
             if not await _lists_models(client):
                 log.debug("models.unlisted", base_url=base)
                 return None
             problem = (
                 f"{use.setting}: the server at {base} has no model {use.model!r} "
-                f"({exc.message}). Set a model it serves."
+                f"({server_words(exc)}). Set a model it serves."
             )
         except openai.OpenAIError as exc:
             log.warning("models.check_failed", model=use.model, error=str(exc))

@@ -28,7 +28,7 @@ from bot.errors import ReplyError
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
 from helpers.backends.common import alternate, attributed
-from helpers.backends.errors import translate
+from helpers.backends.errors import server_words, translate
 from helpers.backends.server_side import SEED_LIMIT, ServerSideBackend, vanished
 from helpers.openai_client import is_openai, prompt_cache_key
 from helpers.tools.box import records
@@ -77,7 +77,7 @@ def refuses_chaining(exc: openai.BadRequestError, anchor: Anchor) -> bool:
     """Whether a 400 refuses the ``previous_response_id`` this request carried."""
     if "previous_response_id" not in anchor.params:
         return False
-    return exc.param == "previous_response_id" or "previous_response" in (exc.message or "")
+    return exc.param == "previous_response_id" or "previous_response" in server_words(exc)
 
 
 @dataclass(slots=True)
@@ -115,7 +115,9 @@ class ResponsesBackend(ServerSideBackend):
         try:
             probe = await self.client.conversations.create(metadata={"purpose": "preflight"})
         except openai.NotFoundError as exc:
-            log.info("responses.no_conversations", base_url=self.base_url, server_said=exc.message)
+            log.info(
+                "responses.no_conversations", base_url=self.base_url, server_said=server_words(exc)
+            )
             return "previous_response"
         except openai.OpenAIError as exc:
             log.warning("responses.state_probe_failed", error=str(exc))
@@ -206,7 +208,7 @@ class ResponsesBackend(ServerSideBackend):
                 raise
             except openai.BadRequestError as exc:
                 if round_no == 0 and refuses_chaining(exc, anchor):
-                    raise _CannotChain(exc.message) from exc
+                    raise _CannotChain(server_words(exc)) from exc
                 raise
             sent = anchor.params.get("previous_response_id")
             if (

@@ -69,12 +69,12 @@ def _unanswered(pending: list[str], index: int) -> ApiError:
     )
 
 
-def _usage(prompt: int, completion: int) -> dict[str, Any]:
+def _usage(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -160,10 +160,11 @@ class _Turn:
             self.finish_reason = "length"
         spoken = [self.text or ""] + [c["function"]["arguments"] for c in self.tool_calls]
         self.completion_tokens = count_tokens(*spoken)
+        self.cached_tokens = core.cached_tokens(body, self.prompt_tokens)
 
     def usage(self) -> dict[str, Any]:
         """Return the usage block."""
-        return _usage(self.prompt_tokens, self.completion_tokens)
+        return _usage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
 
     def message(self) -> dict[str, Any]:
         """Return the assistant message of the non-streamed body."""

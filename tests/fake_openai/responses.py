@@ -177,7 +177,10 @@ class ResponseTurn:
             completion = count_tokens(*spoken) if spoken else 0
             usage = {
                 "input_tokens": prompt,
-                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "input_tokens_details": {
+                    "cached_tokens": self.core.cached_tokens(body, prompt),
+                    "cache_write_tokens": 0,
+                },
                 "output_tokens": completion,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": prompt + completion,

@@ -80,6 +80,18 @@ class Core:
     schema_violations: list[str] = field(default_factory=list)
     validated: Counter[str] = field(default_factory=Counter)
     rng: random.Random = field(default_factory=random.Random)
+    #: Prompt tokens last sent per `prompt_cache_key` (a crude prompt cache).
+    prompt_cache: dict[str, int] = field(default_factory=dict)
+
+    def cached_tokens(self, body: Mapping[str, Any], prompt_tokens: int) -> int:
+        """Tokens "served from cache": the earlier prompt under the same `prompt_cache_key`
+        (OpenAI caches shared prefixes; a growing chat shares its whole earlier prompt)."""
+        key = body.get("prompt_cache_key")
+        if not isinstance(key, str):
+            return 0
+        cached = min(prompt_tokens, self.prompt_cache.get(key, 0))
+        self.prompt_cache[key] = prompt_tokens
+        return cached
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         """Return a realistic id such as `thread_abc...` or `chatcmpl-...`."""
