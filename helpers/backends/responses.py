@@ -112,6 +112,8 @@ class ResponsesBackend(ServerSideBackend):
 
     async def _probe_state(self) -> str:
         """``conversation`` if the server makes one (deleted at once), else chaining."""
+        if self.on_openai:
+            return "conversation"  # OpenAI has the Conversations API: no probe needed
         try:
             probe = await self.client.conversations.create(metadata={"purpose": "preflight"})
         except openai.NotFoundError as exc:
