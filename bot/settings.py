@@ -84,6 +84,7 @@ class Settings:
     openai_transcription_model: str | None = "gpt-transcribe"
     openai_responses_state: ResponsesState = "auto"
     openai_tools: ToolsSupport = "auto"
+    openai_http_client: str = "httpx"  # added by compat: httpx | aiohttp
     ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_conversation_history: int = 20
     max_concurrent_replies: int = 32
@@ -286,6 +287,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
         _choice("auto", "conversation", "previous_response", "local"),
     ),
     "OPENAI_TOOLS": ("openai_tools", _choice("auto", "on", "off")),
+    "OPENAI_HTTP_CLIENT": ("openai_http_client", _choice("httpx", "aiohttp")),  # added by compat
     "AI_SYSTEM_PROMPT": ("ai_system_prompt", _str),
     "MAX_CONVERSATION_HISTORY": ("max_conversation_history", _int(0, 1000)),
     "MAX_CONCURRENT_REPLIES": ("max_concurrent_replies", _int(1, 10_000)),

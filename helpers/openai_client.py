@@ -6,6 +6,8 @@ import hashlib
 import warnings
 from urllib.parse import urlsplit
 
+import httpx2
+import openai
 from openai import AsyncOpenAI
 
 from bot.settings import Settings
@@ -25,7 +27,17 @@ def build_client(settings: Settings) -> AsyncOpenAI:
         base_url=settings.openai_base_url or OPENAI_DEFAULT_BASE_URL,
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
+        http_client=http_client(settings),
     )
+
+
+def http_client(settings: Settings) -> httpx2.AsyncClient | None:
+    """The SDK's aiohttp transport for ``OPENAI_HTTP_CLIENT=aiohttp`` (None: its default,
+    httpx2). Both give the SDK the same API, retries and timeouts; bench/README.md compares
+    their speed."""
+    if settings.openai_http_client != "aiohttp":
+        return None
+    return openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds)
 
 
 def is_openai(settings: Settings) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -112,9 +112,9 @@ class OpenAIBackend:
 
     def shutdown_watch(
         self, transport: Callable[[], Transport | None], clock: Clock
-    ) -> Coroutine[Any, Any, None]:
+    ) -> ShutdownWatch:
         """The daily look at the models' shutdown dates, to run while the bot serves."""
-        watch = ShutdownWatch(
+        return ShutdownWatch(
             self.client,
             settings=self.settings,
             store=self.store,
@@ -122,7 +122,6 @@ class OpenAIBackend:
             clock=clock,
             base=self.base_url,
         )
-        return watch.run()
 
     async def reset(self, chat: str) -> None:
         """Retire the chat's server-side contexts; the next turn starts a fresh one (and a

@@ -30,6 +30,8 @@ log = structlog.get_logger("helpers.backends.models")
 SHUTDOWN_NOTICE_DAYS = 60
 #: How often the running bot looks again.
 WATCH_INTERVAL_SECONDS = 24 * 3600.0
+#: A look that takes longer is given up until the next one (it never holds up the start).
+CHECK_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ async def lookup(
     server may come back, and every turn reports its own failure.
     """
     shutdowns: list[Shutdown] = []
+    # One quick look each: a server that is down is reported by the turns, not waited for here.
+    client = client.with_options(max_retries=0, timeout=CHECK_TIMEOUT_SECONDS)
     for use in uses:
         try:
             model = await client.models.retrieve(use.model)
@@ -177,12 +181,14 @@ class ShutdownWatch:
         self.clock = clock
         self.base = base
 
-    async def run(self) -> None:
-        """Check now, then every ``WATCH_INTERVAL_SECONDS``, until cancelled."""
+    async def run(self, *, check_first: bool = True) -> None:
+        """Check now (unless the caller just did), then every ``WATCH_INTERVAL_SECONDS``."""
         try:
-            while True:
+            if check_first:
                 await self.check_once()
+            while True:
                 await self.clock.sleep(WATCH_INTERVAL_SECONDS)
+                await self.check_once()
         finally:
             log.debug("models.watch_stopped")
 
@@ -190,10 +196,9 @@ class ShutdownWatch:
         """Warn about each model shutting down within the notice period; tell the admins."""
         today = self.clock.now().date()
         try:
-            uses = await current_models(self.client, self.settings)
-            shutdowns = await lookup(self.client, uses, base=self.base, fatal=False)
-        except asyncio.CancelledError:
-            raise
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                uses = await current_models(self.client, self.settings)
+                shutdowns = await lookup(self.client, uses, base=self.base, fatal=False)
         except Exception as exc:  # the watch must outlive any one failed look
             log.warning("models.watch_failed", error=repr(exc))
             return []
