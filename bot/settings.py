@@ -72,7 +72,7 @@ class Settings:
 
     openai_api_key: Secret | None = field(default=None, repr=False)
     openai_base_url: str | None = None
-    openai_model: str = "gpt-4.1-mini"
+    openai_model: str = "gpt-5.4-mini"  # default chosen by compat: no announced shutdown
     openai_api_mode: ApiMode = "chat"
     openai_assistant_id: str | None = None
     openai_timeout_seconds: float = 60.0

@@ -72,7 +72,7 @@ def test_assistants_mode_uses_the_assistants_own_model_unless_told() -> None:
     env = {"OPENAI_API_KEY": "k", "OPENAI_API_MODE": "assistants", "OPENAI_ASSISTANT_ID": "asst_1"}
     assert load_settings(env).openai_model == ""
     assert load_settings({**env, "OPENAI_MODEL": "gpt-x"}).openai_model == "gpt-x"
-    assert load_settings({"OPENAI_API_KEY": "k"}).openai_model == "gpt-4.1-mini"
+    assert load_settings({"OPENAI_API_KEY": "k"}).openai_model == "gpt-5.4-mini"
 
 
 def test_number_lists_are_normalised() -> None:
