@@ -129,7 +129,9 @@ async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
     # added by compat: the model-shutdown watch runs beside the reminder loop, in one task.
     loops = [bot.reminders.run()] if bot.reminders is not None else []
     if isinstance(bot.backend, OpenAIBackend):
-        loops.append(bot.backend.shutdown_watch(lambda: bot.pipeline.transport, bot.pipeline.clock))
+        watch = bot.backend.shutdown_watch(lambda: bot.pipeline.transport, bot.pipeline.clock)
+        await watch.check_once()  # the start-up warning and the admins' message, before input
+        loops.append(watch.run(check_first=False))
     return asyncio.create_task(_both(*loops), name="reminders") if loops else None
 
 
