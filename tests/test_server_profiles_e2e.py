@@ -51,9 +51,8 @@ async def test_no_conversations_api_chains_responses_and_keeps_context(
     """No /conversations (404): auto chains previous_response_id, says so in bot.ready, and the
     context survives a restart."""
     fake_openai.profile(conversations_enabled=False)
-    code, sent, err = await replay(
-        fake_openai, tmp_path, say("I like tea"), OPENAI_API_MODE="responses"
-    )
+    env = {"OPENAI_API_MODE": "responses"}
+    code, sent, err = await replay(fake_openai, tmp_path, say("I like tea"), **env)
     assert code == 0, err
     [ready] = events(err, "bot.ready")
     assert ready["responses_state"] == "previous_response"
