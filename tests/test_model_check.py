@@ -15,7 +15,12 @@ from bot.settings import Settings
 from helpers.backends.assistants import AssistantsBackend
 from helpers.backends.chat import ChatBackend
 from helpers.backends.common import OpenAIBackend
-from helpers.backends.models import WATCH_INTERVAL_SECONDS, ShutdownWatch
+from helpers.backends.models import (
+    WATCH_INTERVAL_SECONDS,
+    ModelInUse,
+    ShutdownWatch,
+    check_at_start,
+)
 from helpers.backends.responses import ResponsesBackend
 from helpers.openai_client import build_client
 from storage.store import Store
@@ -89,6 +94,29 @@ async def test_the_transcription_model_is_checked_too(
     with pytest.raises(StartupError, match="OPENAI_TRANSCRIPTION_MODEL"):
         await make_backend(store, OPENAI_MODEL="gpt-chat").preflight()
     await make_backend(store, OPENAI_MODEL="gpt-chat", OPENAI_TRANSCRIPTION_MODEL="off").preflight()
+
+
+async def test_a_listed_model_that_cannot_be_fetched_alone_passes(
+    fake_openai: FakeOpenAI, make_backend: Callable[..., OpenAIBackend], store: Store
+) -> None:
+    """An id with a slash (OpenRouter's `vendor/model`) 404s on /models/{id}, but is listed."""
+    fake_openai.profile(models_strict=True, models={"openai/gpt-x": None, "gpt-transcribe": None})
+    await make_backend(store, OPENAI_MODEL="openai/gpt-x").preflight()
+    assert fake_openai.requests_to("/models", "GET")
+
+
+async def test_an_unlisted_model_is_only_a_warning_where_names_are_deployments(
+    fake_openai: FakeOpenAI, make_settings: Callable[..., Settings]
+) -> None:
+    """With unknown_is_fatal off (Azure: OPENAI_MODEL is a deployment name) it only warns."""
+    fake_openai.profile(models_strict=True, models={"gpt-base": None})
+    settings = make_settings(OPENAI_BASE_URL=fake_openai.base_url, OPENAI_MAX_RETRIES="0")
+    client = build_client(settings)
+    uses = [ModelInUse("OPENAI_MODEL", "my-deployment")]
+    with capture_logs() as logs:
+        await check_at_start(client, uses, base="azure", unknown_is_fatal=False)
+    await client.close()
+    assert [e["model"] for e in logs if e["event"] == "models.not_listed"] == ["my-deployment"]
 
 
 async def test_a_server_without_models_is_passed_with_one_debug_line(

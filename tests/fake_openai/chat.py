@@ -246,7 +246,9 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
             ],
             "usage": turn.usage(),
         }
-        return reply(request, result, "CreateChatCompletionResponse")
+        # Arguments as an object break OpenAI's schema on purpose (the Ollama profile).
+        objects = core.settings.tool_arguments_as_objects and turn.tool_calls
+        return reply(request, result, None if objects else "CreateChatCompletionResponse")
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     stream = EventStream(request)
     await stream.open()

@@ -130,6 +130,9 @@ async def retrieve_model(request: web.Request) -> web.Response:
     """Answer GET /v1/models/{model}: 404 for an unknown one on a strict server."""
     core = _require_models(request)
     model_id = request.match_info["model"]
+    if "/" in model_id:
+        # OpenRouter's `vendor/model` ids are listed but have no /models/{id} of their own.
+        raise not_found(f"Invalid URL ({request.method} {request.path})")
     known = core.settings.models
     if model_id not in known and core.settings.models_strict:
         raise ApiError(
