@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from bot.transport import Transport
 from helpers.backends.models import ShutdownWatch, check_at_start, models_in_use
-from helpers.openai_client import OPENAI_DEFAULT_BASE_URL
+from helpers.openai_client import OPENAI_DEFAULT_BASE_URL, is_openai, is_openai_or_azure
 from helpers.tools.box import ToolBox
 from storage.store import Store
 
@@ -105,7 +105,9 @@ class OpenAIBackend:
         """``GET /models/{id}`` for each model in use: a refused key, an unknown model or
         one already shut down raise ``StartupError``; a server without /models passes."""
         uses = models_in_use(self.settings, assistant_model)
-        await check_at_start(self.client, uses, base=self.base_url)
+        # Azure lists base models, not the deployment names OPENAI_MODEL holds there.
+        azure = not is_openai(self.settings) and is_openai_or_azure(self.settings)
+        await check_at_start(self.client, uses, base=self.base_url, unknown_is_fatal=not azure)
 
     #: Extra fields for the ``bot.ready`` log line (what the preflight found out).
     ready_fields: dict[str, str] = {}  # noqa: RUF012 (replaced per instance, never mutated)

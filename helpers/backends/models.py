@@ -80,13 +80,20 @@ def _shutdown_of(raw: object) -> date | None:
 
 
 async def lookup(
-    client: AsyncOpenAI, uses: Sequence[ModelInUse], *, base: str, fatal: bool
+    client: AsyncOpenAI,
+    uses: Sequence[ModelInUse],
+    *,
+    base: str,
+    fatal: bool,
+    unknown_is_fatal: bool = True,
 ) -> list[Shutdown] | None:
     """Ask the server about each model; return the announced shutdowns (None: no /models).
 
     With ``fatal`` (start-up), a refused key or an unknown model raise ``StartupError``;
-    otherwise they are logged. Connection trouble and server errors are only logged: the
-    server may come back, and every turn reports its own failure.
+    otherwise they are logged. A model absent from the list is only a warning where
+    ``unknown_is_fatal`` is off (Azure lists base models, not the deployment names used).
+    Connection trouble and server errors are only logged: the server may come back, and
+    every turn reports its own failure.
     """
     shutdowns: list[Shutdown] = []
     # One quick look each: a server that is down is reported by the turns, not waited for here.
@@ -100,9 +107,15 @@ async def lookup(
             words = server_words(exc)
             problem = f"{use.setting}: the key may not use {use.model!r} at {base}: {words}"
         except openai.NotFoundError as exc:
-            if not await _lists_models(client):
+            listed = await _listed_models(client)
+            if listed is None:
                 log.debug("models.unlisted", base_url=base)
                 return None
+            if use.model in listed:
+                continue  # listed, only not retrievable one by one (ids with "/", OpenRouter)
+            if not unknown_is_fatal:
+                log.warning("models.not_listed", setting=use.setting, model=use.model)
+                continue
             problem = (
                 f"{use.setting}: the server at {base} has no model {use.model!r} "
                 f"({server_words(exc)}). Set a model it serves."
@@ -135,23 +148,28 @@ async def current_models(client: AsyncOpenAI, settings: Settings) -> list[ModelI
     return models_in_use(settings, assistant_model)
 
 
-async def _lists_models(client: AsyncOpenAI) -> bool:
-    """Whether the server has ``GET /models`` at all (asked after a 404 on one model)."""
+async def _listed_models(client: AsyncOpenAI) -> set[str] | None:
+    """The ids ``GET /models`` lists (None: the server has no /models at all)."""
     try:
-        await client.models.list()
+        return {model.id async for model in client.models.list()}
     except openai.NotFoundError:
-        return False
+        return None
     except openai.OpenAIError:
-        return True
-    return True
+        return set()
 
 
 async def check_at_start(
-    client: AsyncOpenAI, uses: Sequence[ModelInUse], *, base: str, today: date | None = None
+    client: AsyncOpenAI,
+    uses: Sequence[ModelInUse],
+    *,
+    base: str,
+    unknown_is_fatal: bool = True,
+    today: date | None = None,
 ) -> list[Shutdown]:
     """The start-up check: refuse what cannot work; return the shutdowns still to come."""
     today = today or datetime.now(UTC).date()
-    shutdowns = await lookup(client, uses, base=base, fatal=True) or []
+    found = await lookup(client, uses, base=base, fatal=True, unknown_is_fatal=unknown_is_fatal)
+    shutdowns = found or []
     for shutdown in shutdowns:
         if shutdown.on <= today:
             raise StartupError(
