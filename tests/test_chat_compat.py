@@ -209,7 +209,11 @@ async def test_openai_requests_carry_a_stable_cache_key_and_cached_tokens_are_re
     fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store
 ) -> None:
     """On OpenAI each chat's requests share one opaque prompt_cache_key (no phone number in
-    it), and the cached prompt tokens the server reports are in the usage."""
+    it), and the cached prompt tokens the server reports are in the usage; other servers get
+    no key (some refuse unknown fields)."""
+    await make_backend(store).reply(turn("elsewhere"))
+    assert "prompt_cache_key" not in bodies(fake_openai)[-1]
+    fake_openai.reset()
     backend = make_backend(store)
     backend.on_openai = True  # the fake stands in for api.openai.com
     first = await backend.reply(turn("hello"))
@@ -219,14 +223,6 @@ async def test_openai_requests_carry_a_stable_cache_key_and_cached_tokens_are_re
     assert keys == {prompt_cache_key(CHAT)} and "15550001111" not in keys.pop()
     assert first.usage[0].cached_tokens == 0
     assert 0 < second.usage[0].cached_tokens <= second.usage[0].prompt_tokens
-
-
-async def test_other_servers_get_no_cache_key(
-    fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store
-) -> None:
-    """A server that is not OpenAI gets no prompt_cache_key (some refuse unknown fields)."""
-    await make_backend(store).reply(turn("hello"))
-    assert "prompt_cache_key" not in bodies(fake_openai)[-1]
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -65,11 +65,12 @@ async def make_backend(
         await backend.aclose()
 
 
-@pytest.mark.parametrize("mode", ["chat", "responses", "assistants"])
+@pytest.mark.parametrize("mode", ["chat", "responses"])
 async def test_a_refused_key_stops_the_start_naming_openai_api_key(
     fake_openai: FakeOpenAI, make_backend: Callable[..., OpenAIBackend], store: Store, mode: str
 ) -> None:
-    """In every mode a key the server refuses is a StartupError naming OPENAI_API_KEY."""
+    """A key the server refuses is a StartupError naming OPENAI_API_KEY (the assistants
+    mode's preflight did so already)."""
     fake_openai.settings.api_key = "sk-the-right-one"
     with pytest.raises(StartupError, match="OPENAI_API_KEY was refused"):
         await make_backend(store, mode).preflight()
@@ -145,14 +146,6 @@ async def test_a_model_already_shut_down_stops_the_start_with_the_date(
     assert str(caught.value) == (
         f"{setting}: gpt-old was shut down on {day(-1)}; set another model in .env"
     )
-
-
-async def test_a_shutdown_soon_does_not_stop_the_start(
-    fake_openai: FakeOpenAI, make_backend: Callable[..., OpenAIBackend], store: Store
-) -> None:
-    """A shutdown date still ahead: the bot starts."""
-    fake_openai.profile(models={"gpt-soon": day(10)})
-    await make_backend(store, OPENAI_MODEL="gpt-soon").preflight()
 
 
 # --- the watch -------------------------------------------------------------------------------

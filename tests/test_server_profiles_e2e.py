@@ -140,18 +140,21 @@ async def test_tool_arguments_as_objects_run_the_tool(
 async def test_a_server_without_models_starts_and_answers(
     fake_openai: FakeOpenAI, tmp_path: Path, mode: str
 ) -> None:
-    """No /models at all: the check is skipped and the bot answers."""
+    """No /models at all: the check is skipped with one debug line and the bot answers."""
     fake_openai.profile(models_enabled=False)
-    code, sent, err = await replay(fake_openai, tmp_path, say("hello"), OPENAI_API_MODE=mode)
+    env = {"OPENAI_API_MODE": mode, "LOG_LEVEL": "DEBUG"}
+    code, sent, err = await replay(fake_openai, tmp_path, say("hello"), **env)
     assert code == 0, err
     assert [s["text"] for s in sent] == ["echo: hello"]
+    assert [e["log_level"] for e in events(err, "models.unlisted")] == ["debug"]
 
 
-@pytest.mark.parametrize("mode", ["chat", "responses", "assistants"])
+@pytest.mark.parametrize("mode", ["chat", "responses"])
 async def test_a_refused_key_exits_2_naming_openai_api_key(
     fake_openai: FakeOpenAI, tmp_path: Path, mode: str
 ) -> None:
-    """A key the server refuses: exit 2 before any message, naming OPENAI_API_KEY."""
+    """A key the server refuses: exit 2 before any message, naming OPENAI_API_KEY (the
+    assistants mode's preflight did so already)."""
     fake_openai.settings.api_key = "sk-another-key"
     code, sent, err = await replay(
         fake_openai, tmp_path, say("hello"), OPENAI_API_MODE=mode, OPENAI_ASSISTANT_ID="asst_test"
