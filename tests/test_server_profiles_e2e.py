@@ -146,7 +146,7 @@ async def test_a_server_without_models_starts_and_answers(
     code, sent, err = await replay(fake_openai, tmp_path, say("hello"), **env)
     assert code == 0, err
     assert [s["text"] for s in sent] == ["echo: hello"]
-    assert [e["log_level"] for e in events(err, "models.unlisted")] == ["debug"]
+    assert [e["level"] for e in events(err, "models.unlisted")] == ["debug"]
 
 
 @pytest.mark.parametrize("mode", ["chat", "responses"])

@@ -121,7 +121,10 @@ async def lookup(
                 f"({server_words(exc)}). Set a model it serves."
             )
         except openai.OpenAIError as exc:
-            log.warning("models.check_failed", model=use.model, error=str(exc))
+            # At start-up the operator should see it; the daily look need not repeat it.
+            (log.warning if fatal else log.debug)(
+                "models.check_failed", model=use.model, error=str(exc)
+            )
             continue
         else:
             day = _shutdown_of(model.shutdown_date)
