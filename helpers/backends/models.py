@@ -109,7 +109,8 @@ async def lookup(
         except openai.NotFoundError as exc:
             listed = await _listed_models(client)
             if listed is None:
-                log.debug("models.unlisted", base_url=base)
+                if fatal:  # said once, at start-up
+                    log.debug("models.unlisted", base_url=base)
                 return None
             if use.model in listed:
                 continue  # listed, only not retrievable one by one (ids with "/", OpenRouter)
