@@ -8,9 +8,12 @@ from urllib.parse import urlsplit
 
 import httpx2
 import openai
+import structlog
 from openai import AsyncOpenAI
 
 from bot.settings import Settings
+
+log = structlog.get_logger("helpers.openai_client")
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: A server behind OPENAI_BASE_URL may need no key; the SDK insists on one all the same.
@@ -37,7 +40,11 @@ def http_client(settings: Settings) -> httpx2.AsyncClient | None:
     their speed."""
     if settings.openai_http_client != "aiohttp":
         return None
-    return openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds)
+    try:
+        return openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds)
+    except RuntimeError as exc:  # aiohttp is not installed (the SDK's "aiohttp" extra)
+        log.warning("openai.aiohttp_missing", fallback="httpx", error=str(exc))
+        return None
 
 
 def is_openai(settings: Settings) -> bool:

@@ -1,5 +1,5 @@
 """chat mode on servers with limits: tools refused, strict alternation, output-limit names,
-tool arguments as objects; and on OpenAI, the prompt cache key and cached tokens."""
+tool arguments as objects; on OpenAI, the prompt cache key and cached tokens; the transport."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import openai
 import pytest
 from structlog.testing import capture_logs
 
@@ -14,7 +15,7 @@ from bot.errors import ReplyError
 from bot.settings import Settings
 from helpers.backends.base import Turn
 from helpers.backends.chat import ChatBackend
-from helpers.openai_client import build_client, prompt_cache_key
+from helpers.openai_client import build_client, http_client, prompt_cache_key
 from helpers.tools.box import ToolBox
 from storage.store import NewMessage, Store
 from tests.backend_kit import answered, toolbox
@@ -238,3 +239,32 @@ async def test_a_server_error_names_the_method_the_path_and_the_servers_words(
     assert str(caught.value).startswith(
         "OpenAI server error 503 on POST /v1/chat/completions: upstream model is loading"
     )
+
+
+# --- HTTP transport ----------------------------------------------------------------------------
+
+
+async def test_the_aiohttp_transport_is_chosen_by_setting_and_answers(
+    fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store, make_settings: Any
+) -> None:
+    """OPENAI_HTTP_CLIENT=aiohttp gives the SDK its aiohttp transport; replies flow through it."""
+    assert http_client(make_settings()) is None  # httpx2, the SDK's own default
+    chosen = http_client(make_settings(OPENAI_HTTP_CLIENT="aiohttp"))
+    assert isinstance(chosen, type(openai.DefaultAioHttpClient()))
+    await chosen.aclose()
+    backend = make_backend(store, OPENAI_HTTP_CLIENT="aiohttp")
+    assert (await backend.reply(turn("over aiohttp"))).text == "echo: over aiohttp"
+
+
+def test_aiohttp_missing_falls_back_to_httpx_with_a_warning(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without aiohttp installed the bot warns once and uses httpx2 instead of crashing."""
+
+    def missing(**_: object) -> None:
+        raise RuntimeError("To use the aiohttp client you must have installed the package")
+
+    monkeypatch.setattr(openai, "DefaultAioHttpClient", missing)
+    with capture_logs() as logs:
+        assert http_client(make_settings(OPENAI_HTTP_CLIENT="aiohttp")) is None
+    assert [e["event"] for e in logs] == ["openai.aiohttp_missing"]
