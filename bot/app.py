@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.shutdown import GRACE_SECONDS, SignalHandlers
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend
+from helpers.backends.common import OpenAIBackend
 from helpers.backends.factory import build_backend
 from helpers.openai_client import build_client
 from helpers.tools.box import ToolBox
@@ -145,10 +146,24 @@ async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
     """Bind the transport, start the pipeline and the reminder loop."""
     bot.pipeline.bind_transport(transport)
     recovered = await bot.pipeline.start()
-    log.info("bot.ready", mode=bot.settings.openai_api_mode, recovered=recovered)
-    if bot.reminders is None:
-        return None
-    return asyncio.create_task(bot.reminders.run(), name="reminders")
+    log.info(
+        "bot.ready",
+        mode=bot.settings.openai_api_mode,
+        recovered=recovered,
+        **(bot.backend.ready_fields if isinstance(bot.backend, OpenAIBackend) else {}),  # compat
+    )
+    # added by compat: the model-shutdown watch runs beside the reminder loop, in one task.
+    loops = [bot.reminders.run()] if bot.reminders is not None else []
+    if isinstance(bot.backend, OpenAIBackend):
+        watch = bot.backend.shutdown_watch(lambda: bot.pipeline.transport, bot.pipeline.clock)
+        await watch.check_once()  # the start-up warning and the admins' message, before input
+        loops.append(watch.run(check_first=False))
+    return asyncio.create_task(_both(*loops), name="reminders") if loops else None
+
+
+async def _both(*loops: Awaitable[None]) -> None:
+    """Run background loops together; cancelling this cancels them all (added by compat)."""
+    await asyncio.gather(*loops)
 
 
 async def _stop_reminders(task: asyncio.Task[None] | None) -> None:

@@ -13,6 +13,7 @@ from bot.intake import Envelope
 from bot.limits import PAUSED_FLAG, is_admin, start_of_day
 from bot.settings import Settings
 from helpers.backends.base import ReplyBackend
+from storage.chats import ChatStats
 from storage.store import Store
 
 log = structlog.get_logger("bot.commands")
@@ -114,8 +115,10 @@ class Commands:
         this_month = await self.store.stats(month, chat=env.chat)
         return (
             "This chat:\n"
-            f"Today: {today.messages} messages, {today.total_tokens} tokens\n"
+            f"Today: {today.messages} messages, {today.total_tokens} tokens"
+            f"{cached(today)}\n"
             f"This month: {this_month.messages} messages, {this_month.total_tokens} tokens"
+            f"{cached(this_month)}"
         )
 
     async def _forget(self, env: Envelope, args: str) -> str:
@@ -183,3 +186,8 @@ class Commands:
             return "Resumed: I'm answering again."
         await self.store.update_chat_state(target, paused=False)
         return f"Resumed for {target}."
+
+
+def cached(stats: ChatStats) -> str:
+    """``" (N from the prompt cache)"`` when the server reported cached tokens, else nothing."""
+    return f" ({stats.cached_tokens} from the prompt cache)" if stats.cached_tokens else ""

@@ -378,7 +378,12 @@ class Pipeline:
             reply_text=reply.text or "\n".join(m.caption for m in reply.media if m.caption),
             usage=[
                 UsageRow(
-                    self.backend.mode, u.model, u.prompt_tokens, u.completion_tokens, u.total_tokens
+                    self.backend.mode,
+                    u.model,
+                    u.prompt_tokens,
+                    u.completion_tokens,
+                    u.total_tokens,
+                    u.cached_tokens,  # added by compat
                 )
                 for u in reply.usage
             ],

@@ -36,6 +36,7 @@ LogFormat = Literal["auto", "json", "console"]
 GroupMode = Literal["off", "mention", "all"]
 ResponsesState = Literal["auto", "conversation", "previous_response", "local"]
 ToolsSupport = Literal["auto", "on", "off"]
+HttpClient = Literal["httpx", "aiohttp"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 #: Upper bound for time windows: large enough for any use, small enough for datetime maths.
@@ -167,7 +168,7 @@ class Settings(BaseSettings):
 
     openai_api_key: Annotated[SecretStr | None, BeforeValidator(_api_key)] = None
     openai_base_url: Annotated[str | None, BeforeValidator(_url)] = None
-    openai_model: Text = "gpt-4.1-mini"
+    openai_model: Text = "gpt-5.4-mini"  # no announced shutdown (README: "Choosing a model")
     openai_api_mode: Annotated[ApiMode, Choice] = "chat"
     openai_assistant_id: Text | None = None
     openai_timeout_seconds: float = Field(60.0, gt=0, le=3600)
@@ -181,6 +182,7 @@ class Settings(BaseSettings):
     )
     openai_responses_state: Annotated[ResponsesState, Choice] = "auto"
     openai_tools: Annotated[ToolsSupport, Choice] = "auto"
+    openai_http_client: Annotated[HttpClient, Choice] = "httpx"
     ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_conversation_history: int = Field(20, ge=0, le=1000)
     max_concurrent_replies: int = Field(32, ge=1, le=10_000)

@@ -20,6 +20,7 @@ class ChatStats:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cached_tokens: int = 0  # prompt tokens served from OpenAI's prompt cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,14 @@ class ChatStateMixin:
         deleting a chat cannot reset today's budget.
         """
         async with self.db.transaction() as conn:
-            for table in ("replies", "tool_calls", "threads", "reminders", "chat_state"):
+            for table in (
+                "replies",
+                "tool_calls",
+                "threads",
+                "response_chain",
+                "reminders",
+                "chat_state",
+            ):
                 await conn.execute(f"DELETE FROM {table} WHERE chat = ?", (chat,))
             if keep_usage_since is None:
                 await conn.execute("DELETE FROM usage WHERE chat = ?", (chat,))
@@ -135,7 +143,8 @@ class ChatStateMixin:
         u = (
             await self.db.rows(
                 "SELECT COALESCE(SUM(prompt_tokens), 0) AS p,"
-                " COALESCE(SUM(completion_tokens), 0) AS c, COALESCE(SUM(total_tokens), 0) AS t"
+                " COALESCE(SUM(completion_tokens), 0) AS c, COALESCE(SUM(total_tokens), 0) AS t,"
+                " COALESCE(SUM(cached_tokens), 0) AS cached"
                 f" FROM usage WHERE created_at >= ? {where}",
                 (start, *args),
             )
@@ -147,6 +156,7 @@ class ChatStateMixin:
             prompt_tokens=int(u["p"]),
             completion_tokens=int(u["c"]),
             total_tokens=int(u["t"]),
+            cached_tokens=int(u["cached"]),
         )
 
     async def chat_count(self) -> int:

@@ -171,4 +171,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX replies_unsent ON replies (id) WHERE parts IS NOT NULL;
         """,
     ),
+    Migration(
+        7,
+        "responses chained by previous_response_id, one row per stored response",
+        """
+        CREATE TABLE response_chain (
+            id          INTEGER PRIMARY KEY,
+            chat        TEXT NOT NULL,
+            response_id TEXT NOT NULL,       -- resp_... the next turn continues from
+            created_at  REAL NOT NULL,
+            active      INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX response_chain_chat ON response_chain (chat, active, id);
+        """,
+    ),
+    Migration(
+        8,
+        "cached prompt tokens in the usage records",
+        """
+        ALTER TABLE usage ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 )

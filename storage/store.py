@@ -89,6 +89,7 @@ class UsageRow:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cached_tokens: int = 0  # prompt tokens served from OpenAI's prompt cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,8 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
             reply_id = int(cur.lastrowid or 0)
             await conn.executemany(
                 "INSERT INTO usage (chat, sender, message_id, mode, model, prompt_tokens,"
-                " completion_tokens, total_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " completion_tokens, total_tokens, cached_tokens, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         chat,
@@ -306,6 +308,7 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
                         u.prompt_tokens,
                         u.completion_tokens,
                         u.total_tokens,
+                        u.cached_tokens,
                         now,
                     )
                     for u in usage
@@ -361,7 +364,8 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
     async def usage_rows(self, chat: str) -> list[UsageRow]:
         """Usage recorded for ``chat``, oldest first."""
         rows = await self.db.rows(
-            "SELECT mode, model, prompt_tokens, completion_tokens, total_tokens FROM usage"
+            "SELECT mode, model, prompt_tokens, completion_tokens, total_tokens, cached_tokens"
+            " FROM usage"
             " WHERE chat = ? ORDER BY id",
             (chat,),
         )
@@ -372,6 +376,7 @@ class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, Outgo
                 int(r["prompt_tokens"]),
                 int(r["completion_tokens"]),
                 int(r["total_tokens"]),
+                int(r["cached_tokens"]),
             )
             for r in rows
         ]

@@ -23,6 +23,8 @@ class ScriptedBackend:
         self.max_in_flight_per_chat = 0
         self.resets: list[str] = []
         self.forgotten: list[str] = []
+        #: Prompt tokens each answer reports as served from the prompt cache.
+        self.cached_tokens = 0
 
     def hold(self, chat: str) -> asyncio.Event:
         """Make turns of ``chat`` wait until the returned Event is set."""
@@ -44,7 +46,8 @@ class ScriptedBackend:
                 await hold.wait()
             if turn.text in self.failing:
                 raise ReplyError("injected failure", cause="server_error")
-            return Reply(text=f"re: {turn.text}", usage=(Usage("fake-model", 3, 4, 7),))
+            usage = Usage("fake-model", 3, 4, 7, self.cached_tokens)
+            return Reply(text=f"re: {turn.text}", usage=(usage,))
         finally:
             self.in_flight[turn.chat] -= 1
 

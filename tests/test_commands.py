@@ -52,6 +52,19 @@ async def test_stats_counts_this_chat(make_settings: Callable[..., Settings], st
         assert "This month: 2 messages, 14 tokens" in stats
 
 
+async def test_stats_shows_tokens_served_from_the_prompt_cache(
+    make_settings: Callable[..., Settings], store: Store
+) -> None:
+    """Cached prompt tokens the server reported are stored with the usage and shown."""
+    async with harness(make_settings(), store) as h:
+        h.backend.cached_tokens = 2
+        await h.send(wa.private_text("one", sender=USER), wa.private_text("two", sender=USER))
+        await h.send(wa.private_text("/stats", sender=USER))
+        stats = h.transport.texts()[-1]
+        assert "Today: 2 messages, 14 tokens (4 from the prompt cache)" in stats
+        assert [row.cached_tokens for row in await store.usage_rows(USER_JID)] == [2, 2]
+
+
 async def test_forget_needs_confirmation_then_deletes(
     make_settings: Callable[..., Settings], store: Store
 ) -> None:

@@ -189,7 +189,7 @@ async def test_group_turn_is_attributed_and_explained(
 async def test_images_are_sent_as_input_images(
     fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store
 ) -> None:
-    """A photo the user sent goes along as an input_image data URL."""
+    """A photo the user sent goes along as an input_image data URL with detail "auto"."""
     photo = TurnImage(b"\xff\xd8jpeg-bytes", "image/jpeg")
     await make_backend(store).reply(turn("what is this?", images=(photo,)))
     (body,) = bodies(fake_openai)
@@ -200,7 +200,11 @@ async def test_images_are_sent_as_input_images(
             "role": "user",
             "content": [
                 {"type": "input_text", "text": "what is this?"},
-                {"type": "input_image", "image_url": f"data:image/jpeg;base64,{data}"},
+                {
+                    "type": "input_image",
+                    "image_url": f"data:image/jpeg;base64,{data}",
+                    "detail": "auto",
+                },
             ],
         }
     ]

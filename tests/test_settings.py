@@ -22,7 +22,7 @@ def test_defaults_with_only_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("MAX_CONVERSATION_HISTORY=3\n")
     settings = load_settings({"OPENAI_API_KEY": "sk-abc"})
-    assert settings.openai_model == "gpt-4.1-mini"
+    assert settings.openai_model == "gpt-5.4-mini"
     assert settings.openai_api_mode == "chat"
     assert settings.max_conversation_history == 20
     assert settings.group_mode == "mention"
@@ -118,7 +118,7 @@ def test_assistants_mode_uses_the_assistants_own_model_unless_told() -> None:
     env = {"OPENAI_API_KEY": "k", "OPENAI_API_MODE": "assistants", "OPENAI_ASSISTANT_ID": "asst_1"}
     assert load_settings(env).openai_model == ""
     assert load_settings({**env, "OPENAI_MODEL": "gpt-x"}).openai_model == "gpt-x"
-    assert load_settings({"OPENAI_API_KEY": "k"}).openai_model == "gpt-4.1-mini"
+    assert load_settings({"OPENAI_API_KEY": "k"}).openai_model == "gpt-5.4-mini"
 
 
 def test_number_lists_are_normalised() -> None:

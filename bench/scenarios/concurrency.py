@@ -23,6 +23,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
+from bot.settings import Settings
 from bot.whatsapp.convert import to_incoming
 from tests import wa_events
 
@@ -37,6 +38,8 @@ from .common import (
     summary_ms,
 )
 
+#: The SDK's two HTTP transports (OPENAI_HTTP_CLIENT), measured side by side.
+TRANSPORTS = ("httpx", "aiohttp")
 NAME = "concurrency"
 TITLE = "Concurrency: N chats at once, fake server 1 s per call (chat mode)"
 
@@ -56,13 +59,18 @@ QUICK = Size(chats=200, baseline_chats=2)
 TINY = Size(chats=10, latency=0.05, baseline_chats=2)
 
 
-async def sdk_floor(base_url: str, chats: int, system: str, tools: list[Any]) -> float:
+async def sdk_floor(
+    base_url: str, chats: int, system: str, tools: list[Any], transport: str = "httpx"
+) -> float:
     """The same requests straight from one ``AsyncOpenAI`` client, no bot: the library's floor.
 
     Sent with ``client.post`` and plain-JSON bodies, the cheapest way through the SDK (and the
-    way chat mode sends them).
+    way chat mode sends them), over the given HTTP transport.
     """
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
+    http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+    client = openai.AsyncOpenAI(
+        base_url=base_url, api_key="sk-bench", max_retries=0, http_client=http_client
+    )
 
     async def ask(text: str, *extra: dict[str, Any]) -> None:
         body = {"model": "gpt-4.1-mini", "messages": [*extra, {"role": "user", "content": text}]}
@@ -98,58 +106,81 @@ def blocking_baseline(base_url: str, chats: int) -> float:
 
 
 async def run(size: Size = FULL) -> ScenarioResult:
-    """Measure the wall time until every chat has its reply."""
+    """Measure the wall time until every chat has its reply, per HTTP transport."""
     result = ScenarioResult(NAME, TITLE)
+    result.details = {
+        "chats": size.chats,
+        "latency_s": size.latency,
+        "max_concurrent_replies": size.max_concurrent,
+        "fake_server": "separate process",
+    }
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp:
         async with fake_openai(latency=size.latency, where="process") as server:
-            settings = bench_settings(
-                Path(tmp) / "bot.db",
-                server.base_url,
-                MAX_CONCURRENT_REPLIES=size.max_concurrent,
-            )
-            transport = StampingTransport()
-            async with running_bot(settings, transport) as bot:
-                # Warm-up: imports and the first connection, as in a bot that has been running.
-                bot.pipeline.submit(to_incoming(wa_events.private_text("hi", sender=phone(9999))))
-                await transport.wait_for(1)
-                events = [
-                    wa_events.private_text(f"hello from chat {n}", sender=phone(n))
-                    for n in range(size.chats)
+            for number, transport_name in enumerate(TRANSPORTS):
+                settings = bench_settings(
+                    Path(tmp) / f"bot-{number}.db",
+                    server.base_url,
+                    MAX_CONCURRENT_REPLIES=size.max_concurrent,
+                    OPENAI_HTTP_CLIENT=transport_name,
+                )
+                wall, latencies, tools = await _through_bot(settings, size)
+                floor = await sdk_floor(
+                    server.base_url, size.chats, settings.ai_system_prompt, tools, transport_name
+                )
+                result.metrics += [
+                    Metric(
+                        f"wall time, {size.chats} chats ({transport_name})",
+                        wall,
+                        "s",
+                        1.3 * size.latency,
+                    ),
+                    Metric(
+                        f"same calls from the SDK alone ({transport_name})",
+                        floor,
+                        "s",
+                        note="no bot: the library's floor",
+                    ),
                 ]
-                began = time.perf_counter()
-                for ev in events:
-                    bot.pipeline.submit(to_incoming(ev))
-                await transport.wait_for(1 + size.chats, timeout=60 + size.chats * size.latency)
-                wall = time.perf_counter() - began
-                latencies = [d.at - began for d in transport.deliveries[1:]]
-                tools = bot.tools.definitions("chat")
-            floor = await sdk_floor(server.base_url, size.chats, settings.ai_system_prompt, tools)
+                result.details[transport_name] = {
+                    "wall_s": round(wall, 3),
+                    "reply_after_ms": summary_ms(latencies),
+                    "sdk_alone_s": round(floor, 3),
+                }
             baseline = await asyncio.to_thread(
                 blocking_baseline, server.base_url, size.baseline_chats
             )
     per_chat = baseline / size.baseline_chats
-    result.metrics += [
-        Metric(f"wall time, {size.chats} chats", wall, "s", 1.3 * size.latency),
-        Metric("same calls from the SDK alone", floor, "s", note="no bot: the library's floor"),
+    result.metrics.append(
         Metric(
             "seed design (blocking), scaled",
             per_chat * size.chats,
             "s",
             note=f"measured on {size.baseline_chats} chats",
-        ),
-    ]
-    result.details = {
-        "chats": size.chats,
-        "latency_s": size.latency,
-        "max_concurrent_replies": size.max_concurrent,
-        "wall_s": round(wall, 3),
-        "reply_after_ms": summary_ms(latencies),
-        "sdk_alone_s": round(floor, 3),
-        "blocking_baseline": {
-            "chats": size.baseline_chats,
-            "seconds": round(baseline, 3),
-            "scaled_to_all_chats_s": round(per_chat * size.chats, 1),
-        },
-        "fake_server": "separate process",
+        )
+    )
+    result.details["blocking_baseline"] = {
+        "chats": size.baseline_chats,
+        "seconds": round(baseline, 3),
+        "scaled_to_all_chats_s": round(per_chat * size.chats, 1),
     }
     return result
+
+
+async def _through_bot(settings: Settings, size: Size) -> tuple[float, list[float], list[Any]]:
+    """Every chat's message submitted at once; the wall time until the last reply."""
+    transport = StampingTransport()
+    async with running_bot(settings, transport) as bot:
+        # Warm-up: imports and the first connection, as in a bot that has been running.
+        bot.pipeline.submit(to_incoming(wa_events.private_text("hi", sender=phone(9999))))
+        await transport.wait_for(1)
+        events = [
+            wa_events.private_text(f"hello from chat {n}", sender=phone(n))
+            for n in range(size.chats)
+        ]
+        began = time.perf_counter()
+        for ev in events:
+            bot.pipeline.submit(to_incoming(ev))
+        await transport.wait_for(1 + size.chats, timeout=60 + size.chats * size.latency)
+        wall = time.perf_counter() - began
+        latencies = [d.at - began for d in transport.deliveries[1:]]
+        return wall, latencies, bot.tools.definitions("chat")

@@ -33,6 +33,8 @@ from .common import (
     summary_ms,
 )
 
+#: The SDK's two HTTP transports (OPENAI_HTTP_CLIENT), measured side by side.
+TRANSPORTS = ("httpx", "aiohttp")
 NAME = "overhead"
 TITLE = "Overhead: intake to reply minus fake-server time (chat mode, 0 ms server)"
 
@@ -56,12 +58,50 @@ def _text(number: int, chat: int, phase: str) -> str:
 
 
 async def run(size: Size = FULL) -> ScenarioResult:
-    """Measure per-message overhead (sequential) and burst throughput."""
+    """Measure per-message overhead (sequential) and burst throughput, per HTTP transport."""
     result = ScenarioResult(NAME, TITLE)
+    result.details = {
+        "messages": size.messages,
+        "chats": size.chats,
+        "fake_server": "thread (own event loop, same process)",
+    }
+    for transport_name in TRANSPORTS:
+        figures = await _measure(size, transport_name)
+        over = summary_ms(figures.overheads)
+        result.metrics += [
+            Metric(f"overhead p50 ({transport_name})", over["p50"], "ms", 2.0),
+            Metric(f"overhead p99 ({transport_name})", over["p99"], "ms", 10.0),
+            Metric(
+                f"burst throughput ({transport_name})", size.burst / figures.burst_seconds, "msg/s"
+            ),
+        ]
+        result.details[transport_name] = {
+            "overhead_ms": over,
+            "intake_to_reply_ms": summary_ms(figures.totals),
+            "server_ms": summary_ms(figures.server),
+            "burst": {"messages": size.burst, "seconds": round(figures.burst_seconds, 3)},
+        }
+    return result
+
+
+@dataclass
+class Figures:
+    """What one transport's run measured."""
+
+    overheads: list[float]
+    totals: list[float]
+    server: list[float]
+    burst_seconds: float
+
+
+async def _measure(size: Size, transport_name: str) -> Figures:
+    """One run of both phases with ``OPENAI_HTTP_CLIENT=transport_name``."""
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         async with fake_openai(latency=0.0, where="thread") as server:
             assert server.fake is not None
-            settings = bench_settings(Path(tmp) / "bot.db", server.base_url)
+            settings = bench_settings(
+                Path(tmp) / "bot.db", server.base_url, OPENAI_HTTP_CLIENT=transport_name
+            )
             transport = StampingTransport()
             async with running_bot(settings, transport) as bot:
                 # Warm-up: the first request opens the HTTP connection; not measured.
@@ -104,19 +144,4 @@ async def run(size: Size = FULL) -> ScenarioResult:
                     bot.pipeline.submit(to_incoming(ev))
                 await transport.wait_for(burst_start + size.burst)
                 burst_seconds = time.perf_counter() - began
-    over = summary_ms(overheads)
-    result.metrics += [
-        Metric("overhead p50", over["p50"], "ms", 2.0),
-        Metric("overhead p99", over["p99"], "ms", 10.0),
-        Metric("burst throughput", size.burst / burst_seconds, "msg/s"),
-    ]
-    result.details = {
-        "messages": size.messages,
-        "chats": size.chats,
-        "overhead_ms": over,
-        "intake_to_reply_ms": summary_ms(totals),
-        "server_ms": summary_ms(list(server_time.values())),
-        "burst": {"messages": size.burst, "seconds": round(burst_seconds, 3)},
-        "fake_server": "thread (own event loop, same process)",
-    }
-    return result
+    return Figures(overheads, totals, list(server_time.values()), burst_seconds)

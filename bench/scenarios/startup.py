@@ -1,7 +1,8 @@
 """Scenario 6, start-up: from process start to ready, without network.
 
-Runs ``python main.py --replay - --env-file <none>`` with empty stdin in chat mode (chat mode
-contacts nobody at start-up; ``OPENAI_BASE_URL`` points at a closed port all the same) and
+Runs ``python main.py --replay - --env-file <none>`` with empty stdin in chat mode (its only
+start-up request, the model check, meets a closed port at ``OPENAI_BASE_URL``: refused at
+once, logged, and the bot starts) and
 times, from just before the process is spawned, the ``bot.ready`` log line on stderr and the
 exit. One untimed run first creates the database and warms the OS file cache; then ``runs``
 timed runs on that existing database (a restart). The figure is the median.

@@ -99,6 +99,7 @@ class AssistantsBackend(ServerSideBackend):
             raise StartupError(
                 f"checking assistant {self.assistant_id!r} at {base} failed: {exc}"
             ) from None
+        await self.check_models(assistant.model)
         self._hosted_tools = hosted_tools(assistant)
         log.info(
             "assistants.ready", assistant=self.assistant_id, hosted_tools=len(self._hosted_tools)

@@ -43,6 +43,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    #: Prompt tokens served from the server's prompt cache (OpenAI reports them).
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

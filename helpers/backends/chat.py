@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import openai
@@ -13,8 +14,9 @@ from openai.types.chat import ChatCompletion
 from bot.errors import ReplyError
 from bot.settings import Settings
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
-from helpers.backends.common import OpenAIBackend, attributed
-from helpers.backends.errors import translate
+from helpers.backends.common import OpenAIBackend, alternate, attributed
+from helpers.backends.errors import server_words, translate
+from helpers.openai_client import is_openai, is_openai_or_azure, prompt_cache_key
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall
 from storage.store import ContextEntry
@@ -72,10 +74,80 @@ async def create_completion(client: AsyncOpenAI, body: dict[str, Any]) -> ChatCo
     return await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
 
 
+#: The two names of the output limit, each to the other.
+LIMIT_PARAMS = {"max_tokens": "max_completion_tokens", "max_completion_tokens": "max_tokens"}
+
+
+def refuses_tools(exc: openai.APIStatusError) -> bool:
+    """Whether a refusal of a turn's first request is about carrying ``tools`` (vLLM without
+    --enable-auto-tool-choice: 400; OpenRouter models without tools: 404)."""
+    return exc.status_code in (400, 404, 422) and "tool" in server_words(exc).lower()
+
+
+def refuses_param(exc: openai.APIStatusError, name: str) -> bool:
+    """Whether the server refused the request for the parameter ``name``."""
+    return exc.status_code in (400, 422) and (exc.param == name or name in server_words(exc))
+
+
+def arguments_text(arguments: object) -> str:
+    """Tool-call arguments as a JSON string (some servers, Ollama among them, send an object)."""
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def cached_tokens(usage: Any) -> int:
+    """Prompt tokens served from the prompt cache, when the server says."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    return int(getattr(details, "cached_tokens", 0) or 0)
+
+
 class ChatBackend(OpenAIBackend):
     """Answers turns with ``chat.completions.create``; the history lives in our SQLite."""
 
     mode = "chat"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: OpenAI itself: send ``prompt_cache_key`` (other servers may refuse unknown fields).
+        self.on_openai = is_openai(self.settings)
+        #: The output limit's name: OpenAI's reasoning models refuse ``max_tokens``, some
+        #: other servers (Ollama) only know ``max_tokens``. Switched once on a refusal.
+        self.limit_param = (
+            "max_completion_tokens" if is_openai_or_azure(self.settings) else "max_tokens"
+        )
+        #: Models whose server refused ``tools`` (OPENAI_TOOLS=auto), with the server's words.
+        self.tools_refused: dict[str, str] = {}
+
+    def _send_tools(self) -> bool:
+        if self.tools is None or not len(self.tools) or self.settings.openai_tools == "off":
+            return False
+        return self.settings.openai_model not in self.tools_refused
+
+    async def _post(self, body: dict[str, Any], *, first: bool) -> ChatCompletion:
+        """POST the body; on a turn's first request, adapt once each to a refused output
+        limit name and to a refusal of ``tools`` (OPENAI_TOOLS=auto)."""
+        adapted: set[str] = set()
+        while True:
+            try:
+                return await create_completion(self.client, body)
+            except openai.APIStatusError as exc:
+                if not first:
+                    raise
+                limit = self.limit_param
+                if "limit" not in adapted and limit in body and refuses_param(exc, limit):
+                    adapted.add("limit")
+                    other = LIMIT_PARAMS[limit]
+                    log.warning("chat.limit_param_switched", refused=limit, now=other)
+                    self.limit_param = other
+                    body = {k: v for k, v in body.items() if k != limit} | {other: body[limit]}
+                    continue
+                if "tools" in body and self.settings.openai_tools == "auto" and refuses_tools(exc):
+                    model = self.settings.openai_model
+                    words = server_words(exc)
+                    self.tools_refused[model] = words
+                    log.warning("chat.tools_unsupported", model=model, server_said=words)
+                    body = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
+                    continue
+                raise
 
     async def reply(self, turn: Turn) -> Reply:
         """Answer ``turn`` from the stored history plus the new message, running tools."""
@@ -83,8 +155,12 @@ class ChatBackend(OpenAIBackend):
         while True:
             messages: list[dict[str, Any]] = [
                 {"role": "system", "content": system_prompt(self.settings, turn)},
-                *history_messages(history, is_group=turn.is_group),
-                {"role": "user", "content": user_content(turn)},
+                *alternate(
+                    [
+                        *history_messages(history, is_group=turn.is_group),
+                        {"role": "user", "content": user_content(turn)},
+                    ]
+                ),
             ]
             fresh = len(messages)
             try:
@@ -107,16 +183,19 @@ class ChatBackend(OpenAIBackend):
         calls_made: list[ToolCallRecord] = []
         rounds = self.tools.max_rounds if self.tools else 0
         extra: dict[str, Any] = {}
-        if self.tools is not None and len(self.tools):
+        if self._send_tools() and self.tools is not None:
             extra["tools"] = self.tools.definitions("chat")
         if self.settings.openai_max_completion_tokens:
-            extra["max_completion_tokens"] = self.settings.openai_max_completion_tokens
+            extra[self.limit_param] = self.settings.openai_max_completion_tokens
+        if self.on_openai:
+            extra["prompt_cache_key"] = prompt_cache_key(turn.chat)
         for round_no in range(rounds + 1):
             if round_no == rounds and "tools" in extra:
                 extra["tool_choice"] = "none"  # last round: the model must answer in words
-            completion = await create_completion(
-                self.client, {"model": self.settings.openai_model, "messages": messages, **extra}
-            )
+            body = {"model": self.settings.openai_model, "messages": messages, **extra}
+            completion = await self._post(body, first=round_no == 0)
+            if round_no == 0 and "tools" in extra and self._send_tools() is False:
+                extra.pop("tools")  # refused just now: the rest of the turn goes without
             if completion.usage is not None:
                 usage.append(
                     Usage(
@@ -124,6 +203,7 @@ class ChatBackend(OpenAIBackend):
                         completion.usage.prompt_tokens,
                         completion.usage.completion_tokens,
                         completion.usage.total_tokens,
+                        cached_tokens(completion.usage),
                     )
                 )
             if not completion.choices:
@@ -145,7 +225,7 @@ class ChatBackend(OpenAIBackend):
                             "type": "function",
                             "function": {
                                 "name": c.function.name,
-                                "arguments": c.function.arguments,
+                                "arguments": arguments_text(c.function.arguments),
                             },
                         }
                         for c in tool_calls
@@ -153,7 +233,11 @@ class ChatBackend(OpenAIBackend):
                 }
             )
             results = await self.tools.run(
-                [ToolCall(c.id, c.function.name, c.function.arguments) for c in tool_calls], turn
+                [
+                    ToolCall(c.id, c.function.name, arguments_text(c.function.arguments))
+                    for c in tool_calls
+                ],
+                turn,
             )
             calls_made += records(results)
             messages += [

@@ -29,7 +29,9 @@ def translate(exc: Exception) -> ReplyError:
         return ReplyError(f"OpenAI rejected the request: {exc.message}", cause=cause)
     if isinstance(exc, openai.InternalServerError):
         return ReplyError(
-            f"OpenAI server error {exc.status_code}", cause="server_error", retryable=True
+            f"OpenAI server error {exc.status_code} on {where(exc)}: {server_words(exc)}",
+            cause="server_error",
+            retryable=True,
         )
     if isinstance(exc, openai.APIStatusError):
         return ReplyError(
@@ -39,3 +41,18 @@ def translate(exc: Exception) -> ReplyError:
         return ReplyError(f"OpenAI client error: {exc}", cause="client_error")
     # The type and message only: a repr can quote its arguments, such as a header holding the key.
     return ReplyError(f"unexpected error: {type(exc).__name__}: {exc}", cause="unexpected")
+
+
+def server_words(exc: openai.APIStatusError) -> str:
+    """The server's own message (not the SDK's "Error code: ..." wrapping), or its body."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:300]
+    return exc.message
+
+
+def where(exc: openai.APIStatusError) -> str:
+    """``METHOD /path`` of the refused request."""
+    return f"{exc.request.method} {exc.request.url.path}"

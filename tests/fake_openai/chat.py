@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .profiles import check_chat_request, tool_arguments
 from .script import (
     Fail,
     ModelCall,
@@ -68,12 +69,12 @@ def _unanswered(pending: list[str], index: int) -> ApiError:
     )
 
 
-def _usage(prompt: int, completion: int) -> dict[str, Any]:
+def _usage(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,
@@ -94,6 +95,8 @@ class _Turn:
         if not isinstance(messages, list) or not messages:
             raise missing("messages")
         _check_tool_messages(messages)
+        check_chat_request(core, body)
+        self.core = core
         self.model = str(body["model"])
         self.context = tuple(
             (str(m["role"]), content_text(m.get("content")))
@@ -149,16 +152,19 @@ class _Turn:
             raise ApiError(500, f"fake_openai: {step!r} has no Chat Completions equivalent")
         elif step is None:
             self.text = echo_reply(self.context)
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        limit = body.get("max_tokens")
+        if not core.settings.max_tokens_only:
+            limit = body.get("max_completion_tokens") or limit
         if self.text is not None and isinstance(limit, int) and count_tokens(self.text) > limit:
             self.text = " ".join(self.text.split()[:limit])
             self.finish_reason = "length"
         spoken = [self.text or ""] + [c["function"]["arguments"] for c in self.tool_calls]
         self.completion_tokens = count_tokens(*spoken)
+        self.cached_tokens = core.cached_tokens(body, self.prompt_tokens)
 
     def usage(self) -> dict[str, Any]:
         """Return the usage block."""
-        return _usage(self.prompt_tokens, self.completion_tokens)
+        return _usage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
 
     def message(self) -> dict[str, Any]:
         """Return the assistant message of the non-streamed body."""
@@ -169,7 +175,16 @@ class _Turn:
             "annotations": [],
         }
         if self.tool_calls:
-            message["tool_calls"] = self.tool_calls
+            message["tool_calls"] = [
+                {
+                    **call,
+                    "function": {
+                        **call["function"],
+                        "arguments": tool_arguments(self.core, call["function"]["arguments"]),
+                    },
+                }
+                for call in self.tool_calls
+            ]
         return message
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -231,7 +246,9 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
             ],
             "usage": turn.usage(),
         }
-        return reply(request, result, "CreateChatCompletionResponse")
+        # Arguments as an object break OpenAI's schema on purpose (the Ollama profile).
+        objects = core.settings.tool_arguments_as_objects and turn.tool_calls
+        return reply(request, result, None if objects else "CreateChatCompletionResponse")
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     stream = EventStream(request)
     await stream.open()

@@ -15,6 +15,7 @@ from .conversations import (
     normalize_items,
     store_of,
 )
+from .profiles import check_chaining
 from .response_events import stream_response
 from .script import Fail, ModelCall, RunEnds, Step, Text, ToolCalls, count_tokens, echo_reply
 from .state import Core
@@ -86,6 +87,7 @@ class ResponseTurn:
         reference = body.get("conversation")
         conversation_id = reference.get("id") if isinstance(reference, dict) else reference
         previous = body.get("previous_response_id")
+        check_chaining(core, body)
         if conversation_id and previous:
             raise bad_request(
                 "Mutually exclusive parameters: Ensure you are only providing one of: "
@@ -175,7 +177,10 @@ class ResponseTurn:
             completion = count_tokens(*spoken) if spoken else 0
             usage = {
                 "input_tokens": prompt,
-                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "input_tokens_details": {
+                    "cached_tokens": self.core.cached_tokens(body, prompt),
+                    "cache_write_tokens": 0,
+                },
                 "output_tokens": completion,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": prompt + completion,
@@ -261,7 +266,17 @@ async def retrieve_response(request: web.Request) -> web.Response:
     return reply(request, stored.response, "Response")
 
 
+async def delete_response(request: web.Request) -> web.Response:
+    """Answer DELETE /v1/responses/{response_id}."""
+    response_id = request.match_info["response_id"]
+    if store_of(request).responses.pop(response_id, None) is None:
+        raise not_found(f"Response with id '{response_id}' not found.")
+    body = {"id": response_id, "object": "response.deleted", "deleted": True}
+    return reply(request, body, None)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the response routes (the conversation routes add the shared store)."""
     app.router.add_post("/v1/responses", create_response)
     app.router.add_get("/v1/responses/{response_id}", retrieve_response)
+    app.router.add_delete("/v1/responses/{response_id}", delete_response)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from . import assistants, chat, conversations, files, responses, runs
+from . import assistants, chat, conversations, files, profiles, responses, runs
 from .assistants import AssistantsStore, make_assistant
 from .conversations import ResponsesStore
 from .script import (
@@ -90,6 +90,7 @@ class FakeOpenAI:
         conversations.add_routes(app, self.responses_store)
         responses.add_routes(app)
         files.add_routes(app)
+        profiles.add_routes(app)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
@@ -214,6 +215,13 @@ class FakeOpenAI:
     @assistants_enabled.setter
     def assistants_enabled(self, enabled: bool) -> None:
         self.settings.assistants_enabled = enabled
+
+    def profile(self, **switches: Any) -> None:
+        """Turn on server-profile switches (see ``Settings``), e.g. ``chaining=False``."""
+        for name, value in switches.items():
+            if not hasattr(self.settings, name):
+                raise TypeError(f"no such profile switch: {name}")
+            setattr(self.settings, name, value)
 
     # --- observation -----------------------------------------------------------------------
 

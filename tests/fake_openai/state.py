@@ -45,6 +45,19 @@ class Settings:
     api_key: str | None = None  # None: any bearer token is accepted
     run_expiry: float = 600.0  # seconds a run waits for tool outputs before it expires
     poll_after_ms: int | None = None  # sent as `openai-poll-after-ms` on run retrievals
+    # --- server profiles: one switch per refusal of a compatible server (profiles.py) ---
+    conversations_enabled: bool = True  # False: /conversations answers 404 (Ollama, mocks)
+    chaining: bool = True  # False: `previous_response_id` is refused (a stateless /responses)
+    tools_refusal: str | None = None  # "vllm" (400) | "openrouter" (404) on any `tools`
+    strict_alternation: bool = False  # Mistral-style templates: user/assistant strictly alternate
+    list_types_refused: bool = False  # Gemini: a list-valued "type" in a tool schema is a 400
+    tool_arguments_as_objects: bool = False  # Ollama: tool-call `arguments` as a JSON object
+    max_tokens_only: bool = False  # Ollama: `max_completion_tokens` is ignored, `max_tokens` not
+    models_enabled: bool = True  # False: no /models at all (404 on the list)
+    #: Models the server knows, with their `shutdown_date` (None: none announced). Unless
+    #: `models_strict`, any other id is known too, with no shutdown date.
+    models: dict[str, str | None] = field(default_factory=dict)
+    models_strict: bool = False  # True: /models/{id} answers 404 for ids not in `models`
 
 
 @dataclass
@@ -67,6 +80,18 @@ class Core:
     schema_violations: list[str] = field(default_factory=list)
     validated: Counter[str] = field(default_factory=Counter)
     rng: random.Random = field(default_factory=random.Random)
+    #: Prompt tokens last sent per `prompt_cache_key` (a crude prompt cache).
+    prompt_cache: dict[str, int] = field(default_factory=dict)
+
+    def cached_tokens(self, body: Mapping[str, Any], prompt_tokens: int) -> int:
+        """Tokens "served from cache": the earlier prompt under the same `prompt_cache_key`
+        (OpenAI caches shared prefixes; a growing chat shares its whole earlier prompt)."""
+        key = body.get("prompt_cache_key")
+        if not isinstance(key, str):
+            return 0
+        cached = min(prompt_tokens, self.prompt_cache.get(key, 0))
+        self.prompt_cache[key] = prompt_tokens
+        return cached
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         """Return a realistic id such as `thread_abc...` or `chatcmpl-...`."""

@@ -180,6 +180,8 @@ def _guard(core: Core, request: web.Request) -> None:
             "https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
+    if request.path.startswith("/v1/conversations") and not settings.conversations_enabled:
+        raise _invalid_url(request)
     if request.path.startswith(_BETA_PATHS):
         if not settings.assistants_enabled:
             raise _invalid_url(request)
