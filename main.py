@@ -3,6 +3,7 @@
 python main.py                      live WhatsApp (QR or pairing code on first run)
 python main.py --console            chat with the bot in this terminal
 python main.py --replay FILE|-      feed recorded neonize MessageEv JSON lines
+python main.py NAME ARGS...         an operator subcommand (bot/cli/NAME.py), e.g. `help`
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
-from dotenv import load_dotenv
 
 if TYPE_CHECKING:
     from bot.app import LiveFrontend
@@ -62,6 +62,28 @@ def replay_file_problem(name: str) -> str | None:
     return None
 
 
+def _subcommand(argv: list[str]) -> int | None:
+    """Run ``[--env-file F] NAME ARGS...`` as an operator subcommand; None if it is not one."""
+    env_file = ".env"
+    rest = argv
+    if len(rest) >= 2 and rest[0] == "--env-file":
+        env_file, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--env-file="):
+        env_file, rest = rest[0].partition("=")[2], rest[1:]
+    if not rest or rest[0].startswith("-"):
+        return None
+    from bot.cli import names, run
+
+    code = run(rest[0], rest[1:], env_file)
+    if code is None:
+        print(
+            f"main.py: unknown command {rest[0]!r}; commands: {', '.join(names())}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    return code
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -71,28 +93,23 @@ def main(
 
     ``frontend_factory`` is for tests only: a stand-in for the neonize front-end.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if (code := _subcommand(argv)) is not None:
+        return code
     args = parse_args(argv)
     if args.replay and (problem := replay_file_problem(args.replay)):
         print(f"Cannot start: replay file {args.replay!r} {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    load_dotenv(args.env_file, override=False)
 
+    from bot.cli import load_config
     from bot.errors import ConfigError, StartupError
-    from bot.settings import load_settings, unknown_key_hints
+    from bot.settings import unknown_key_hints
 
+    loaded = load_config(args.env_file)
+    if isinstance(loaded, int):
+        return loaded
+    settings = loaded
     hints = unknown_key_hints(os.environ)  # OPENAI_APIKEY -> OPENAI_API_KEY: warned, not refused
-    try:
-        settings = load_settings(os.environ)
-    except ConfigError as exc:
-        print(
-            f"Configuration error — fix these in {args.env_file} or the environment:",
-            file=sys.stderr,
-        )
-        for key, why in sorted(exc.problems.items()):
-            print(f"  {key}: {why}", file=sys.stderr)
-        for typo, meant in sorted(hints.items()):
-            print(f"  {typo} is not a setting: did you mean {meant}?", file=sys.stderr)
-        return EXIT_CONFIG
 
     # neonize configures the root logger when imported: import it first, then ours.
     if not args.console:
