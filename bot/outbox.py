@@ -26,9 +26,12 @@ SENT_IDS_KEPT = 10_000
 class Outbox:
     """Sends through the bound transport and remembers what the bot sent."""
 
-    def __init__(self, transport: Callable[[], Transport], max_chars: int) -> None:
+    def __init__(
+        self, transport: Callable[[], Transport], max_chars: int, max_parts: int | None = None
+    ) -> None:
         self._transport = transport
         self.max_chars = max_chars
+        self.max_parts = max_parts
         self._sent_ids: OrderedDict[str, None] = OrderedDict()
 
     def remember(self, wa_id: str) -> None:
@@ -53,7 +56,7 @@ class Outbox:
         transport = self._transport()
         wa_ids: list[str] = []
         quoted: IncomingMessage | None = answering if answering.is_group else None
-        for part in split_message(text, self.max_chars):
+        for part in split_message(text, self.max_chars, self.max_parts):
             wa_id = await transport.send_text(answering.chat_jid, part, quoted=quoted)
             self.remember(wa_id)
             wa_ids.append(wa_id)
