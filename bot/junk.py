@@ -26,6 +26,7 @@ TOO_LONG = "too_long"
 
 _CHAT_SERVERS = jid.PERSON_SERVERS | {jid.BROADCAST_SERVER, jid.NEWSLETTER_SERVER}
 _GROUP_SERVERS = frozenset({jid.GROUP_SERVER})
+_CHANNEL_SENDERS = jid.PERSON_SERVERS | {jid.NEWSLETTER_SERVER}
 
 
 def malformed(msg: IncomingMessage) -> tuple[str, str] | None:
@@ -34,9 +35,11 @@ def malformed(msg: IncomingMessage) -> tuple[str, str] | None:
         return "id", "empty" if not msg.id else "bad_characters"
     chat_servers = _GROUP_SERVERS if msg.is_group else _CHAT_SERVERS
     checks = [("chat", msg.chat_jid, chat_servers)]
-    # Channel posts carry no sender; everywhere else a person sent the message.
-    if msg.sender_jid or not jid.is_newsletter(msg.chat_jid):
+    # Channel posts come from the channel itself (or no one); everything else from a person.
+    if not jid.is_newsletter(msg.chat_jid):
         checks.append(("sender", msg.sender_jid, jid.PERSON_SERVERS))
+    elif msg.sender_jid:
+        checks.append(("sender", msg.sender_jid, _CHANNEL_SENDERS))
     if msg.sender_alt_jid is not None:
         checks.append(("sender_alt", msg.sender_alt_jid, jid.PERSON_SERVERS))
     if msg.chat_alt_jid is not None:

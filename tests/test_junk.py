@@ -81,6 +81,12 @@ def test_problem_can_require_a_kind_of_server() -> None:
     assert jid.problem(ALICE_JID, jid.PERSON_SERVERS) is None
 
 
+def test_channel_posts_and_status_updates_are_not_junk() -> None:
+    """A channel post (sent by the channel) and a status update have well-formed ids."""
+    assert junk.malformed(to_incoming(wa.newsletter())) is None
+    assert junk.malformed(to_incoming(wa.status_broadcast(sender=ALICE))) is None
+
+
 async def test_malformed_senders_are_stored_apart_and_never_answered(
     make_settings: Callable[..., Settings], store: Store
 ) -> None:
