@@ -105,11 +105,12 @@ def parse(jid: str) -> Jid:
     return Jid(user, server, agent, device)
 
 
-def problem(jid: str, servers: frozenset[str] = KNOWN_SERVERS) -> str | None:
+def problem(jid: str, servers: frozenset[str] = KNOWN_SERVERS, *, bare: bool = False) -> str | None:
     """Why ``jid`` is not a well-formed ``user[.agent][:device]@server`` on one of ``servers``.
 
     ``None`` means it is fine. Stricter than ``parse``: a user part is required, it must have
-    the form its server uses (digits for people), and the server must be one in ``servers``.
+    the form its server uses (digits for people), the server must be one in ``servers``, the
+    string must be written as whatsmeow writes it, and with ``bare`` carry no agent or device.
     """
     if not jid:
         return "empty"
@@ -121,6 +122,10 @@ def problem(jid: str, servers: frozenset[str] = KNOWN_SERVERS) -> str | None:
         return "bad_syntax"
     if not parsed.user:
         return "no_user"
+    if str(parsed) != jid:
+        return "not_canonical"
+    if bare and (parsed.agent or parsed.device):
+        return "not_bare"
     if parsed.server not in KNOWN_SERVERS:
         return "unknown_server"
     if parsed.server not in servers:

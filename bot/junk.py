@@ -45,7 +45,7 @@ def malformed(msg: IncomingMessage) -> tuple[str, str] | None:
     if msg.chat_alt_jid is not None:
         checks.append(("chat_alt", msg.chat_alt_jid, jid.PERSON_SERVERS))
     for field, value, servers in checks:
-        problem = jid.problem(value, servers)
+        problem = jid.problem(value, servers, bare=True)  # the edge hands over bare JIDs
         if problem is not None:
             return field, problem
     return None

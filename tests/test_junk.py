@@ -44,6 +44,8 @@ JUNK_SENDERS = [
     ("15550001111", ""),
     ("alice", "s.whatsapp.net"),  # not a phone number
     ("15550001111", "g.us"),  # a group as a private sender
+    ("1555000.1111", "s.whatsapp.net"),  # a dot in the User field reads as an agent
+    ("15550001111:7", "s.whatsapp.net"),  # a device smuggled into the User field
 ]
 
 
@@ -68,6 +70,8 @@ JUNK_SENDERS = [
         ("alice@s.whatsapp.net", "bad_user"),
         ("1555@s.whatsapp.net@lid", "bad_syntax"),
         ("1555:x@s.whatsapp.net", "bad_syntax"),
+        ("1555:0@s.whatsapp.net", "not_canonical"),
+        ("1555.0:0@s.whatsapp.net", "not_canonical"),
     ],
 )
 def test_problem_names_what_is_wrong_with_a_jid(value: str, problem: str | None) -> None:
@@ -79,6 +83,7 @@ def test_problem_can_require_a_kind_of_server() -> None:
     """A well-formed group JID is still wrong where a person is expected."""
     assert jid.problem("120363000000000001@g.us", jid.PERSON_SERVERS) == "wrong_server"
     assert jid.problem(ALICE_JID, jid.PERSON_SERVERS) is None
+    assert jid.problem("1555:12@s.whatsapp.net", bare=True) == "not_bare"
 
 
 def test_channel_posts_and_status_updates_are_not_junk() -> None:
