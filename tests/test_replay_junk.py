@@ -86,3 +86,28 @@ async def test_bad_bytes_and_junk_ids_are_counted_and_every_good_line_is_answere
             (QUARANTINE_CHAT,),
         ).fetchone()
     assert junk == (3,)
+
+
+async def test_console_skips_a_line_that_is_not_text_and_reads_on(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """--console: an invalid-UTF-8 line and a NUL line are skipped; the lines after are answered."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        "--console",
+        "--sender",
+        f"{ALICE}@s.whatsapp.net",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env=bot_env(fake_openai, tmp_path),
+    )
+    typed = b"hello\nbad \xff byte\nnul\x00here\nstill here\r\n"
+    out, err = await asyncio.wait_for(proc.communicate(typed), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "bot> echo: still here" in out.decode()
+    assert [c.last_user_text for c in fake_openai.calls] == ["hello", "still here"]
+    assert "line 2 skipped: invalid UTF-8" in err.decode()
+    assert "line 3 skipped: NUL byte" in err.decode()
