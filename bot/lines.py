@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import sys
 import threading
-from typing import BinaryIO
 
 
 class BadLine(ValueError):
@@ -49,12 +48,14 @@ class LineReader:
 
     def _pump(self) -> None:
         try:
-            stream: BinaryIO = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")  # noqa: SIM115
-            with (
-                contextlib.closing(stream)
-                if stream is not sys.stdin.buffer
-                else contextlib.nullcontext()
-            ):
+            # Our own reader on stdin's descriptor, not sys.stdin.buffer: a daemon thread
+            # blocked inside sys.stdin.buffer holds its lock, and the interpreter aborts when
+            # it flushes the standard streams at exit ("could not acquire lock").
+            if self.path == "-":
+                stream = open(sys.stdin.fileno(), "rb", closefd=False)  # noqa: SIM115
+            else:
+                stream = open(self.path, "rb")  # noqa: SIM115
+            with stream:
                 for number, raw in enumerate(stream, start=1):
                     try:
                         self._put(decode_line(raw, number))
