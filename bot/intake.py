@@ -80,7 +80,8 @@ class Intake:
                 log.debug("message.ignored", reason=verdict.reason)
                 return None  # not a chat the bot takes part in: nothing to file it under
             if verdict.reason in junk.QUARANTINED:
-                return await self._quarantine(msg, verdict.reason)
+                await self._quarantine(msg, verdict.reason)
+                return None
             verdict = access_verdict(msg, verdict, self.settings)
             chat, sender = await self.chat_key(msg)
             with structlog.contextvars.bound_contextvars(chat=chat):
