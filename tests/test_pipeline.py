@@ -322,4 +322,4 @@ async def test_a_voice_note_is_transcribed_and_answered(
         "answered",
     )
     [upload] = fake_openai.requests_to("/audio/transcriptions")
-    assert upload.body["model"] == "gpt-4o-mini-transcribe"
+    assert upload.body["model"] == settings.openai_transcription_model
