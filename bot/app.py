@@ -280,13 +280,16 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     reader = LineReader(front.replay_file)
     bad = number = 0
     try:
-        while (line := await reader.next(stop)) is not None:
+        while True:
             number += 1
-            if not line.strip():
-                continue
             try:
+                line = await reader.next(stop)
+                if line is None:
+                    break
+                if not line.strip():
+                    continue
                 event = parse_event_line(line)
-            except ValueError as exc:
+            except ValueError as exc:  # BadLine included: the next line is read as usual
                 bad += 1
                 log.error("replay.bad_line", line=number, error=str(exc))
                 continue

@@ -9,12 +9,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+import structlog
+
 from bot import jid
-from bot.lines import LineReader
+from bot.lines import BadLine, LineReader
 from bot.messages import BotIdentity, IncomingMessage, OutgoingMedia
 
 if TYPE_CHECKING:
     from bot.app import Bot, FrontEnd
+
+log = structlog.get_logger("bot.console")
 
 
 class ConsoleTransport:
@@ -71,7 +75,15 @@ async def run_console(
     print(f"Chatting as {sender}. Type a message, /help for commands, Ctrl-D to quit.")
     reader = LineReader("-")
     try:
-        while (line := await reader.next(stop)) is not None:
+        while True:
+            try:
+                line = await reader.next(stop)
+            except BadLine as bad:
+                log.warning("console.bad_line", line=bad.number, error=bad.reason)
+                print(f"(line {bad.number} skipped: {bad.reason})", file=sys.stderr)
+                continue
+            if line is None:
+                break
             if not line.strip():
                 continue
             bot.pipeline.submit(
@@ -79,7 +91,7 @@ async def run_console(
                     id=uuid.uuid4().hex[:20].upper(),
                     chat_jid=sender,
                     sender_jid=sender,
-                    text=line.rstrip("\n"),
+                    text=line.rstrip("\r\n"),
                     timestamp=bot.pipeline.clock.now(),
                     sender_name="console",
                 )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot import jid
+from bot import jid, junk
 from bot.clock import Clock
 from bot.messages import NON_USER_KINDS, IncomingMessage
 from bot.outbox import Outbox
@@ -68,9 +68,6 @@ class Intake:
         """Classify, identify and store ``msg``; return it for answering, or None."""
         bound = structlog.contextvars.bound_contextvars(message_id=msg.id)
         with bound:
-            if not msg.id or not (msg.chat_jid or msg.sender_jid):
-                log.warning("message.malformed", kind=str(msg.kind))
-                return None
             if msg.is_from_me and self.outbox.sent(msg.id):
                 return None  # our own message echoed back by WhatsApp
             verdict = classify(
@@ -83,6 +80,9 @@ class Intake:
             if jid.is_status_broadcast(msg.chat_jid) or jid.is_newsletter(msg.chat_jid):
                 log.debug("message.ignored", reason=verdict.reason)
                 return None  # not a chat the bot takes part in: nothing to file it under
+            if verdict.reason in junk.QUARANTINED:
+                await self._quarantine(msg, verdict.reason)
+                return None
             chat, sender = await self.chat_key(msg)
             if verdict.answer and names_people(self.settings):
                 # After chat_key, so the ids this event links are known as the person's too.
@@ -116,6 +116,27 @@ class Intake:
                 log.info("message.received", kind=str(msg.kind), group=msg.is_group)
                 log.debug("message.text", text=msg.text)
                 return Envelope(row_id, chat, sender, msg)
+
+    async def _quarantine(self, msg: IncomingMessage, reason: str) -> None:
+        """Store a message with malformed ids as ignored, apart from every real chat."""
+        field, problem = junk.malformed(msg) or ("", "")
+        log.info("message.ignored", reason=reason, field=field, problem=problem)
+        await self.store.add_message(
+            NewMessage(
+                chat=junk.QUARANTINE_CHAT,
+                chat_jid=msg.chat_jid,
+                wa_id=junk.storage_id(msg),
+                sender=junk.QUARANTINE_CHAT,
+                sender_name=msg.sender_name,
+                kind=str(msg.kind),
+                text=msg.text,
+                is_group=msg.is_group,
+                sent_at=msg.timestamp,
+                received_at=self.clock.now(),
+                state="ignored",
+                reason=reason,
+            )
+        )
 
     async def _owner_wrote(self, chat: str, msg: IncomingMessage) -> None:
         """The phone's owner typed in ``chat``: the bot steps back for HANDOFF_MINUTES."""

@@ -8,6 +8,7 @@ the one place that knows the grammar (it follows whatsmeow's ``types.ParseJID`` 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,25 @@ GROUP_SERVER = "g.us"
 BROADCAST_SERVER = "broadcast"
 #: Channels.
 NEWSLETTER_SERVER = "newsletter"
+#: Business accounts hosted by Meta (phone number and LID forms).
+HOSTED_SERVER = "hosted"
+HOSTED_LID_SERVER = "hosted.lid"
 #: The chat that status updates arrive in; never answer it.
 STATUS_BROADCAST = "status@broadcast"
+
+#: Servers a person (a message's sender, a private chat) can be on.
+PERSON_SERVERS = frozenset(
+    {PHONE_SERVER, LEGACY_PHONE_SERVER, LID_SERVER, HOSTED_SERVER, HOSTED_LID_SERVER}
+)
+#: Every server the bot knows; anything else is junk.
+KNOWN_SERVERS = PERSON_SERVERS | {GROUP_SERVER, BROADCAST_SERVER, NEWSLETTER_SERVER}
+# User parts per server, ASCII only (str.isdigit would take "²" and other scripts' digits).
+# Old groups are "<creator>-<timestamp>"; "status" is the one non-numeric broadcast user.
+_DIGITS = re.compile(r"[0-9]{1,32}")
+_USER_FORMS = {
+    GROUP_SERVER: re.compile(r"[0-9]{1,32}(?:-[0-9]{1,32})?"),
+    BROADCAST_SERVER: re.compile(r"status|[0-9]{1,32}"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +103,36 @@ def parse(jid: str) -> Jid:
         user, _, device_part = user.partition(":")
         device = _number(device_part, "device", jid)
     return Jid(user, server, agent, device)
+
+
+def problem(jid: str, servers: frozenset[str] = KNOWN_SERVERS, *, bare: bool = False) -> str | None:
+    """Why ``jid`` is not a well-formed ``user[.agent][:device]@server`` on one of ``servers``.
+
+    ``None`` means it is fine. Stricter than ``parse``: a user part is required, it must have
+    the form its server uses (digits for people), the server must be one in ``servers``, the
+    string must be written as whatsmeow writes it, and with ``bare`` carry no agent or device.
+    """
+    if not jid:
+        return "empty"
+    if not jid.isascii() or not jid.isprintable() or any(c.isspace() for c in jid):
+        return "bad_characters"
+    try:
+        parsed = parse(jid)
+    except ValueError:
+        return "bad_syntax"
+    if not parsed.user:
+        return "no_user"
+    if str(parsed) != jid:
+        return "not_canonical"
+    if bare and (parsed.agent or parsed.device):
+        return "not_bare"
+    if parsed.server not in KNOWN_SERVERS:
+        return "unknown_server"
+    if parsed.server not in servers:
+        return "wrong_server"
+    if not _USER_FORMS.get(parsed.server, _DIGITS).fullmatch(parsed.user):
+        return "bad_user"
+    return None
 
 
 def bare(jid: str) -> str:

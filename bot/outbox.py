@@ -27,9 +27,12 @@ SENT_IDS_KEPT = 10_000
 class Outbox:
     """Sends through the bound transport and remembers what the bot sent."""
 
-    def __init__(self, transport: Callable[[], Transport], max_chars: int) -> None:
+    def __init__(
+        self, transport: Callable[[], Transport], max_chars: int, max_parts: int | None = None
+    ) -> None:
         self._transport = transport
         self.max_chars = max_chars
+        self.max_parts = max_parts
         self._sent_ids: OrderedDict[str, None] = OrderedDict()
 
     def remember(self, wa_id: str) -> None:
@@ -50,7 +53,7 @@ class Outbox:
 
     def text_parts(self, text: str) -> list[Part]:
         """``text`` split under the limit, as the parts to record and send."""
-        return [{"text": part} for part in split_message(text, self.max_chars)]
+        return [{"text": part} for part in split_message(text, self.max_chars, self.max_parts)]
 
     def reply_parts(self, reply: Reply) -> list[Part]:
         """A model's reply as parts: Markdown rendered for WhatsApp, text parts, then media.

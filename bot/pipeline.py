@@ -19,6 +19,7 @@ from functools import partial
 
 import structlog
 
+from bot import junk
 from bot.clock import Clock, SystemClock
 from bot.delivery import Delivery, revive
 from bot.errors import ReplyError
@@ -87,7 +88,9 @@ class Pipeline:
         self._chats: dict[str, deque[Envelope]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._replies = asyncio.Semaphore(settings.max_concurrent_replies)
-        self.outbox = Outbox(lambda: self.transport, settings.max_message_chars)
+        self.outbox = Outbox(
+            lambda: self.transport, settings.max_message_chars, settings.max_reply_parts
+        )
         self.intake = Intake(
             settings=settings,
             store=store,
@@ -338,6 +341,21 @@ class Pipeline:
         for env in batch:
             await quietly(self.transport.mark_read(env.message), "mark_read")
         turn = await self._turn(batch)
+        if junk.too_long(turn.text, self.settings.max_input_chars):
+            notice = junk.too_long_notice(self.settings.max_input_chars)
+            await self.delivery.deliver(
+                last.message,
+                self.outbox.text_parts(notice),
+                chat=last.chat,
+                sender=last.sender,
+                message_ids=[e.row_id for e in batch],
+                reply_text=notice,
+                state="ignored",
+                reason=junk.TOO_LONG,
+                kind="notice",
+            )
+            log.info("turn.too_long", chars=len(turn.text), limit=self.settings.max_input_chars)
+            return
         if not turn.text.strip() and not turn.images:
             # A voice note, sticker-like media or a file without a caption: nothing to read.
             await self.delivery.deliver(

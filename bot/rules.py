@@ -6,7 +6,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import jid
+from bot import jid, junk
 from bot.messages import NON_USER_KINDS, BotIdentity, IncomingMessage, MessageKind
 from bot.settings import Settings
 
@@ -79,6 +79,8 @@ def classify(
     sent_ids: AbstractSet[str] = frozenset(),
 ) -> Verdict:
     """Decide from the message alone whether the bot takes it up (storage-free rules)."""
+    if (reason := junk.ignore_reason(msg)) is not None:
+        return Verdict.ignore(reason)
     if msg.is_from_me:
         return Verdict.ignore("from_me")
     if jid.is_status_broadcast(msg.chat_jid) or jid.is_broadcast(msg.chat_jid):

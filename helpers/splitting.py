@@ -12,10 +12,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["MIN_LIMIT", "split_message"]
+__all__ = ["CUT_NOTE", "MIN_LIMIT", "cap_parts", "split_message"]
 
 MIN_LIMIT = 20
 """The smallest `limit` accepted; a re-fenced code block needs room for its fences."""
+CUT_NOTE = "[… reply cut]"
+"""How the last part allowed by `max_parts` ends when the reply had more."""
 
 _FENCE = "```"
 _PARAGRAPH, _LINE, _SENTENCE, _WORD = range(4)
@@ -33,10 +35,31 @@ class _Cut:
     rank: int
 
 
-def split_message(text: str, limit: int = 4000) -> list[str]:
-    """Split `text` into stripped, non-empty parts of at most `limit` characters each."""
+def split_message(text: str, limit: int = 4000, max_parts: int | None = None) -> list[str]:
+    """Split `text` into stripped, non-empty parts of at most `limit` characters each
+    (and at most `max_parts` of them, the last saying the reply was cut)."""
     if limit < MIN_LIMIT:
         raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
+    parts = _split(text, limit)
+    return parts if max_parts is None else cap_parts(parts, max_parts, limit)
+
+
+def cap_parts(parts: list[str], max_parts: int, limit: int) -> list[str]:
+    """Keep at most `max_parts` parts; if some are dropped, the last kept one ends with
+    `CUT_NOTE` and still fits in `limit` characters."""
+    if max_parts < 1:
+        raise ValueError(f"max_parts must be at least 1, got {max_parts}")
+    if len(parts) <= max_parts:
+        return parts
+    last = parts[max_parts - 1]
+    room = limit - len(CUT_NOTE) - 2
+    if len(last) > room:
+        last = last[: _hard_cut(last, 0, room)].rstrip()
+    return [*parts[: max_parts - 1], f"{last}\n\n{CUT_NOTE}"]
+
+
+def _split(text: str, limit: int) -> list[str]:
+    """`split_message` without the parts cap."""
     text = text.strip()
     if len(text) <= limit:
         return [text] if text else []

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.settings import Settings, load_settings
 from storage.store import Store
@@ -43,6 +44,13 @@ def _reap_at_exit() -> Iterator[None]:
     yield
     _reap_leaked_popen_pipes()
 
+
+# Property tests run in the normal suite: few examples, the same ones on every run (so CI
+# is deterministic), no deadline on a shared machine, no example database in the tree.
+hypothesis_settings.register_profile(
+    "suite", max_examples=60, deadline=None, derandomize=True, database=None
+)
+hypothesis_settings.load_profile("suite")
 
 ASSISTANT_ID = "asst_test"
 
