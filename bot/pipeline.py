@@ -32,7 +32,7 @@ from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend, Turn, TurnImage
-from storage.store import Store, ToolCallRow, UsageRow
+from storage.store import MessageState, Store, ToolCallRow, UsageRow
 
 log = structlog.get_logger("bot.pipeline")
 
@@ -293,20 +293,10 @@ class Pipeline:
         if self.gate is not None:
             verdict = await self.gate(last)
             if not verdict.allowed:
-                ids = [e.row_id for e in batch]
                 if verdict.notice:
-                    await self.delivery.deliver(
-                        last.message,
-                        self.outbox.text_parts(verdict.notice),
-                        chat=last.chat,
-                        sender=last.sender,
-                        message_ids=ids,
-                        reply_text=verdict.notice,
-                        state="ignored",
-                        reason=verdict.reason,
-                        kind="notice",
-                    )
+                    await self._notice(batch, verdict.notice, verdict.reason)
                 else:
+                    ids = [e.row_id for e in batch]
                     await self.store.set_state(ids, "ignored", verdict.reason)
                 log.info("turn.gated", reason=verdict.reason)
                 return
@@ -343,32 +333,12 @@ class Pipeline:
         turn = await self._turn(batch)
         if junk.too_long(turn.text, self.settings.max_input_chars):
             notice = junk.too_long_notice(self.settings.max_input_chars)
-            await self.delivery.deliver(
-                last.message,
-                self.outbox.text_parts(notice),
-                chat=last.chat,
-                sender=last.sender,
-                message_ids=[e.row_id for e in batch],
-                reply_text=notice,
-                state="ignored",
-                reason=junk.TOO_LONG,
-                kind="notice",
-            )
+            await self._notice(batch, notice, junk.TOO_LONG)
             log.info("turn.too_long", chars=len(turn.text), limit=self.settings.max_input_chars)
             return
         if not turn.text.strip() and not turn.images:
             # A voice note, sticker-like media or a file without a caption: nothing to read.
-            await self.delivery.deliver(
-                last.message,
-                self.outbox.text_parts(UNREADABLE_TEXT),
-                chat=last.chat,
-                sender=last.sender,
-                message_ids=[e.row_id for e in batch],
-                reply_text=UNREADABLE_TEXT,
-                state="ignored",
-                reason="unreadable",
-                kind="notice",
-            )
+            await self._notice(batch, UNREADABLE_TEXT, "unreadable")
             log.info("turn.unreadable", kind=str(last.message.kind))
             return
         await quietly(self.transport.set_typing(last.message.chat_jid, True), "typing")
@@ -442,17 +412,29 @@ class Pipeline:
 
     async def _fail(self, batch: list[Envelope], cause: str) -> None:
         """Tell the user honestly that no answer came, and record the turn as failed."""
+        await self._notice(batch, FAILURE_TEXT, cause, state="failed", kind="error")
+
+    async def _notice(
+        self,
+        batch: list[Envelope],
+        text: str,
+        reason: str | None,
+        *,
+        state: MessageState = "ignored",
+        kind: str = "notice",
+    ) -> None:
+        """Answer the turn with a fixed ``text`` instead of a model reply, recorded as ``state``."""
         last = batch[-1]
         await self.delivery.deliver(
             last.message,
-            self.outbox.text_parts(FAILURE_TEXT),
+            self.outbox.text_parts(text),
             chat=last.chat,
             sender=last.sender,
             message_ids=[e.row_id for e in batch],
-            reply_text=FAILURE_TEXT,
-            state="failed",
-            reason=cause,
-            kind="error",
+            reply_text=text,
+            state=state,
+            reason=reason,
+            kind=kind,
         )
 
     async def _tell_admins(self, text: str) -> None:
