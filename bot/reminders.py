@@ -57,12 +57,15 @@ class ReminderService:
         text = f"⏰ Reminder: {reminder.text}"
         if late:
             text += f"\n(This was due {reminder.due_at:%Y-%m-%d %H:%M} UTC; I was offline then.)"
+        # Marked sent before it goes: a crash during the send cannot deliver it twice
+        # (at most once, as replies); a send WhatsApp refuses puts it back to pending.
+        await self.store.mark_reminder_sent(reminder.id, at=now, late=late)
         try:
             wa_id = await self._transport().send_text(reminder.chat_jid, text)
         except TransportError as exc:
+            await self.store.reopen_reminder(reminder.id)
             log.warning("reminder.send_failed", reminder=reminder.id, error=str(exc))
             return False
-        await self.store.mark_reminder_sent(reminder.id, at=now, late=late)
         await self.store.add_reply(reminder.chat, text, kind="reminder", wa_ids=[wa_id], at=now)
         log.info("reminder.sent", reminder=reminder.id, chat=reminder.chat, late=late)
         return True

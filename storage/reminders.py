@@ -96,6 +96,14 @@ class RemindersMixin:
                 (at.timestamp(), int(late), reminder_id),
             )
 
+    async def reopen_reminder(self, reminder_id: int) -> None:
+        """Put a reminder whose send failed back to pending, to be tried again."""
+        await self.db.write(
+            "UPDATE reminders SET state = 'pending', sent_at = NULL, late = 0"
+            " WHERE id = ? AND state = 'sent'",
+            (reminder_id,),
+        )
+
     async def reminder(self, reminder_id: int) -> Reminder | None:
         """One reminder by id, whatever its state."""
         rows = await self.db.rows("SELECT * FROM reminders WHERE id = ?", (reminder_id,))

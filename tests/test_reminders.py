@@ -238,3 +238,33 @@ async def test_arguments_as_an_object_and_a_huge_id_are_tool_errors_not_tracebac
     assert not huge.ok
     assert huge.error == "invalid arguments at 'reminder_id': the number is out of range"
     assert [e.get("exc_info") for e in logs if e["event"] == "tool.failed"] == [None]
+
+
+async def test_a_reminder_is_marked_sent_before_it_goes_and_reopened_if_refused(
+    store: Store,
+) -> None:
+    """At most once: the reminder is already `sent` while WhatsApp takes it (a crash then
+    cannot send it twice); a send WhatsApp refuses puts it back to pending for the retry."""
+    clock = FakeClock()
+    reminder = await store.add_reminder(
+        chat=ALICE, chat_jid=ALICE, sender=ALICE, text="call mum", due_at=clock.now()
+    )
+    states: list[str] = []
+
+    class Watching(FakeTransport):
+        """Notes the reminder's stored state at the moment of each send."""
+
+        async def send_text(self, to: str, text: str, *, quoted: object = None) -> str:
+            stored = await store.reminder(reminder.id)
+            states.append(stored.state if stored else "gone")
+            return await super().send_text(to, text)
+
+    transport = Watching(fail_sends=1)
+    service = ReminderService(store, lambda: transport, clock)
+    assert await service.deliver_due() == 0  # refused
+    again = await store.reminder(reminder.id)
+    assert again is not None and again.state == "pending"
+    assert await service.deliver_due() == 1
+    assert states == ["sent", "sent"]
+    assert [s.text for s in transport.sent] == ["⏰ Reminder: call mum"]
+    assert await service.deliver_due() == 0
