@@ -65,9 +65,7 @@ async def test_metrics_count_messages_latency_and_tokens(
         fake_openai.script(Text("Hello Ada"))
         admin.bot.pipeline.submit(to_incoming(wa.private_text("hi", sender="15550001111")))
         admin.bot.pipeline.submit(to_incoming(wa.status_broadcast(sender="15550001111")))
-        admin.bot.pipeline.submit(
-            to_incoming(wa.group_text("chatter", sender="15550002222"))
-        )
+        admin.bot.pipeline.submit(to_incoming(wa.group_text("chatter", sender="15550002222")))
         await admin.bot.pipeline.join()
         async with admin.http.get(f"{admin.base}/metrics", headers=admin.auth()) as r:
             text = await r.text()
