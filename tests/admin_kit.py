@@ -63,7 +63,7 @@ async def admin_server(
         loops = await _serve(bot, transport)
         port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         try:
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 yield Admin(bot, transport, f"http://127.0.0.1:{port}", http)
         finally:
             await _stop_reminders(loops)
