@@ -225,6 +225,8 @@ async def _run_front(
     frontend_factory: Callable[..., LiveFrontend] | None,
 ) -> int:
     """Wire the bot and run the chosen front-end until it ends."""
+    if front.kind == "console":  # one person typing: answer each line at once
+        settings = settings.model_copy(update={"debounce_seconds": 0.0})
     async with wire(settings) as bot, _admin_server(bot):
         bot.liveness.connected = front.kind != "live"
         if front.kind == "replay":

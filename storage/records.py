@@ -336,29 +336,30 @@ class Records:
         self, since: datetime, until: datetime, group_by: GroupBy, timezone: str = "UTC"
     ) -> list[UsageGroup]:
         """Token totals in [``since``, ``until``) per day (in ``timezone``), person or model."""
+        # SQLite sums (on its own thread); Python only folds the few sums into groups. Days
+        # are local: sums per 15 minutes (every UTC offset is a multiple of it) become days.
+        key_sql = {"DAY": "CAST(created_at / 900 AS INTEGER)", "PERSON": "sender", "MODEL": "model"}
         rows = await self._rows(
-            "SELECT created_at, sender, model, prompt_tokens, completion_tokens, total_tokens,"
-            " cached_tokens FROM usage WHERE created_at >= ? AND created_at < ?",
+            f"SELECT {key_sql[group_by]} AS k, model, COUNT(*) AS n, SUM(prompt_tokens) AS p,"
+            " SUM(completion_tokens) AS c, SUM(total_tokens) AS t, SUM(cached_tokens) AS x"
+            " FROM usage WHERE created_at >= ? AND created_at < ? GROUP BY k, model",
             (since.timestamp(), until.timestamp()),
         )
         zone = ZoneInfo(timezone)
         groups: dict[str, UsageGroup] = {}
         for r in rows:
             if group_by == "DAY":
-                key = datetime.fromtimestamp(float(r["created_at"]), zone).date().isoformat()
+                key = datetime.fromtimestamp(int(r["k"]) * 900, zone).date().isoformat()
             else:
-                key = str(r["sender"] if group_by == "PERSON" else r["model"])
+                key = str(r["k"])
             g = groups.setdefault(key, UsageGroup(key))
-            g.requests += 1
-            g.prompt_tokens += int(r["prompt_tokens"])
-            g.completion_tokens += int(r["completion_tokens"])
-            g.total_tokens += int(r["total_tokens"])
-            g.cached_tokens += int(r["cached_tokens"])
+            g.requests += int(r["n"])
+            g.prompt_tokens += int(r["p"])
+            g.completion_tokens += int(r["c"])
+            g.total_tokens += int(r["t"])
+            g.cached_tokens += int(r["x"])
             p, c = g.by_model.get(str(r["model"]), (0, 0))
-            g.by_model[str(r["model"])] = (
-                p + int(r["prompt_tokens"]),
-                c + int(r["completion_tokens"]),
-            )
+            g.by_model[str(r["model"])] = (p + int(r["p"]), c + int(r["c"]))
         return [groups[k] for k in sorted(groups)]
 
     async def failures(self, limit: int = 50) -> list[Failure]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -86,3 +87,20 @@ def test_a_reachable_admin_server_needs_a_token() -> None:
     assert "ADMIN_TOKEN" in caught.value.problems
     assert load_settings({**env, "ADMIN_HTTP_ADDR": "127.0.0.1:8080"}).admin_token is None
     assert load_settings({**env, "ADMIN_TOKEN": "t"}).admin_http_addr is not None
+
+
+async def test_a_stalled_client_does_not_delay_replies(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    """A client that sends half a request and stalls holds nothing: messages are answered."""
+    async with admin_server(make_settings, fake_openai) as admin:
+        host, port = admin.base.removeprefix("http://").split(":")
+        _reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+        await writer.drain()
+        fake_openai.script(Text("still here"))
+        admin.bot.pipeline.submit(to_incoming(wa.private_text("hi", sender="15550001111")))
+        await asyncio.wait_for(admin.bot.pipeline.join(), 10)
+        assert admin.transport.texts() == ["still here"]
+        writer.close()
+        await writer.wait_closed()
