@@ -274,6 +274,7 @@ async def _run_live(bot: Bot, stop: asyncio.Event, factory: Callable[..., LiveFr
     reminders = None
     serving = frontend.connected.is_set() and not stop.is_set() and not front_task.done()
     if serving:
+        bot.liveness.connected = True  # a front-end without liveness of its own is up now
         reminders = await _serve(bot, frontend.transport)
         await _first(front_task, stop.wait())
     log.info("bot.stopping", reason="signal" if stop.is_set() else "whatsapp ended")
