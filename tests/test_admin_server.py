@@ -8,7 +8,9 @@ from collections.abc import Callable
 import pytest
 from structlog.testing import capture_logs
 
-from bot.errors import ConfigError
+from bot.admin.server import serving
+from bot.app import wire
+from bot.errors import ConfigError, StartupError
 from bot.settings import Settings, load_settings
 from bot.whatsapp.convert import to_incoming
 from tests import wa_events as wa
@@ -104,3 +106,22 @@ async def test_a_stalled_client_does_not_delay_replies(
         assert admin.transport.texts() == ["still here"]
         writer.close()
         await writer.wait_closed()
+
+
+async def test_a_port_in_use_stops_start_up(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    """An ADMIN_HTTP_ADDR another process listens on is a start-up error naming the key."""
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    settings = make_settings(
+        OPENAI_BASE_URL=fake_openai.base_url, ADMIN_HTTP_ADDR=f"127.0.0.1:{port}"
+    )
+    try:
+        async with wire(settings) as bot:
+            with pytest.raises(StartupError, match="ADMIN_HTTP_ADDR"):
+                async with serving(bot):
+                    pass
+    finally:
+        taken.close()
+        await taken.wait_closed()
