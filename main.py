@@ -121,7 +121,11 @@ def main(
 
     api_key = settings.openai_api_key
     secrets = [api_key.get_secret_value()] if api_key else []
-    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    # The console is for chatting: only warnings interrupt it, unless LOG_LEVEL asks for more.
+    quiet = args.console and "log_level" not in settings.model_fields_set
+    configure_logging(
+        "WARNING" if quiet else settings.log_level, settings.log_format, secrets=secrets
+    )
     for typo, meant in sorted(hints.items()):
         structlog.get_logger("main").warning("settings.unknown_key", key=typo, did_you_mean=meant)
     kind: FrontEndKind = "replay" if args.replay else "console" if args.console else "live"

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -19,6 +19,7 @@ from bot.errors import StartupError, StorageError
 from bot.limits import Gate
 from bot.lines import LineReader
 from bot.messages import BotIdentity
+from bot.observe import Liveness, Observer
 from bot.pipeline import Pipeline
 from bot.reminders import ReminderService
 from bot.settings import Settings
@@ -64,6 +65,9 @@ class Bot:
     pipeline: Pipeline
     reminders: ReminderService | None
     tools: ToolBox
+    observer: Observer = field(default_factory=Observer)
+    #: The WhatsApp side's state (the live front-end's own, once it runs).
+    liveness: Liveness = field(default_factory=Liveness)
 
 
 @contextlib.asynccontextmanager
@@ -97,7 +101,9 @@ async def wire(
             commands = Commands(
                 settings=settings, store=store, backend=backend, clock=clock, started_at=started_at
             )
+            observer = _observer(settings)
             pipeline = Pipeline(
+                observer=observer,
                 settings=settings,
                 store=store,
                 backend=backend,
@@ -112,11 +118,29 @@ async def wire(
             if "set_reminder" in tools.registry.names():
                 reminders = ReminderService(store, lambda: pipeline.transport, clock)
                 services["reminders"] = reminders
-            yield Bot(settings, store, backend, pipeline, reminders, tools)
+            yield Bot(settings, store, backend, pipeline, reminders, tools, observer)
         finally:
             await backend.aclose()
             if transcriber is not None:
                 await transcriber.aclose()
+
+
+def _observer(settings: Settings) -> Observer:
+    """Metrics only when the admin server is on: its imports stay off the start-up path."""
+    if settings.admin_http_addr is None:
+        return Observer()
+    from bot.admin.metrics import PrometheusObserver
+
+    return PrometheusObserver()
+
+
+def _admin_server(bot: Bot) -> contextlib.AbstractAsyncContextManager[object]:
+    """The admin HTTP server when ADMIN_HTTP_ADDR is set (imported only then)."""
+    if bot.settings.admin_http_addr is None:
+        return contextlib.nullcontext()
+    from bot.admin.server import serving
+
+    return serving(bot)
 
 
 @contextlib.asynccontextmanager
@@ -201,7 +225,10 @@ async def _run_front(
     frontend_factory: Callable[..., LiveFrontend] | None,
 ) -> int:
     """Wire the bot and run the chosen front-end until it ends."""
-    async with wire(settings) as bot:
+    if front.kind == "console":  # one person typing: answer each line at once
+        settings = settings.model_copy(update={"debounce_seconds": 0.0})
+    async with wire(settings) as bot, _admin_server(bot):
+        bot.liveness.connected = front.kind != "live"
         if front.kind == "replay":
             return await _run_replay(bot, front, stop)
         if front.kind == "console":
@@ -239,6 +266,7 @@ async def _run_live(bot: Bot, stop: asyncio.Event, factory: Callable[..., LiveFr
         bot.settings.whatsapp_pair_phone,
         on_message=bot.pipeline.submit,
     )
+    bot.liveness = getattr(frontend, "liveness", bot.liveness)
     front_stop = asyncio.Event()
     front_task = asyncio.create_task(frontend.run(front_stop), name="whatsapp")
     # Nothing can be sent before the session is up: recovery waits for the connection.
@@ -246,6 +274,7 @@ async def _run_live(bot: Bot, stop: asyncio.Event, factory: Callable[..., LiveFr
     reminders = None
     serving = frontend.connected.is_set() and not stop.is_set() and not front_task.done()
     if serving:
+        bot.liveness.connected = True  # a front-end without liveness of its own is up now
         reminders = await _serve(bot, frontend.transport)
         await _first(front_task, stop.wait())
     log.info("bot.stopping", reason="signal" if stop.is_set() else "whatsapp ended")

@@ -35,19 +35,16 @@ class ConsoleTransport:
         return self._identity
 
     async def send_text(self, to: str, text: str, *, quoted: IncomingMessage | None = None) -> str:
-        """Print a text message."""
-        print(f"\nbot> {text}\n", file=self.out, flush=True)
+        """Print a text message, every line marked as the bot's."""
+        print(f"\n{mark(text)}\n", file=self.out, flush=True)
         return f"CONSOLE{next(self._ids):06d}"
 
     async def send_media(
         self, to: str, media: OutgoingMedia, *, quoted: IncomingMessage | None = None
     ) -> str:
         """Print a line describing the media."""
-        print(
-            f"\nbot> [{media.kind} {media.mimetype}, {len(media.data)} bytes] {media.caption}\n",
-            file=self.out,
-            flush=True,
-        )
+        about = f"[{media.kind} {media.mimetype}, {len(media.data)} bytes] {media.caption}"
+        print(f"\n{mark(about)}\n", file=self.out, flush=True)
         return f"CONSOLE{next(self._ids):06d}"
 
     async def set_typing(self, to: str, typing: bool) -> None:
@@ -59,6 +56,11 @@ class ConsoleTransport:
     async def download(self, message: IncomingMessage) -> bytes:
         """The console sends no media."""
         return b""
+
+
+def mark(text: str) -> str:
+    """``text`` with every line marked ``bot> ``, so replies stand apart from what you type."""
+    return "\n".join(f"bot> {line}" for line in text.splitlines() or [""])
 
 
 async def run_console(
@@ -74,8 +76,11 @@ async def run_console(
     reminders = await serve(bot, transport)
     print(f"Chatting as {sender}. Type a message, /help for commands, Ctrl-D to quit.")
     reader = LineReader("-")
+    prompt = sys.stdin.isatty()  # a prompt only for a person typing, not for a pipe
     try:
         while True:
+            if prompt:
+                print("you> ", end="", flush=True)
             try:
                 line = await reader.next(stop)
             except BadLine as bad:

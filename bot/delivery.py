@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.errors import TransportError
 from bot.health import StorageHealth
 from bot.messages import IncomingMessage, MessageKind
+from bot.observe import Observer
 from bot.outbox import Outbox
 from storage.outgoing import Part
 from storage.store import MessageState, Store, StoredMessage, ToolCallRow, UsageRow
@@ -32,11 +33,19 @@ SEND_RETRY_SECONDS = 1.0
 class Delivery:
     """Records replies before sending them and completes them part by part."""
 
-    def __init__(self, store: Store, outbox: Outbox, health: StorageHealth, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        health: StorageHealth,
+        clock: Clock,
+        observer: Observer | None = None,
+    ) -> None:
         self.store = store
         self.outbox = outbox
         self.health = health
         self.clock = clock
+        self.observer = observer or Observer()
 
     async def deliver(
         self,
@@ -77,6 +86,9 @@ class Delivery:
         if reply_id is None:
             log.info("turn.forgotten", why="the chat was forgotten meanwhile")
             return None
+        self.observer.message(state, reason, len(message_ids))
+        for u in usage:
+            self.observer.tokens(u.mode, u.model, u.prompt_tokens, u.completion_tokens)
         return await self.send(reply_id, answering, parts, start=0, begun=True)
 
     async def send(

@@ -12,6 +12,7 @@ import structlog
 from bot import jid, junk
 from bot.clock import Clock
 from bot.messages import NON_USER_KINDS, IncomingMessage
+from bot.observe import Observer
 from bot.outbox import Outbox
 from bot.people import person_users
 from bot.rules import access_verdict, classify, names_people, not_before
@@ -44,7 +45,9 @@ class Intake:
         started_at: datetime,
         outbox: Outbox,
         transport: Callable[[], Transport],
+        observer: Observer | None = None,
     ) -> None:
+        self.observer = observer or Observer()
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -112,8 +115,10 @@ class Intake:
                     return None
                 if not verdict.answer:
                     log.info("message.ignored", reason=verdict.reason)
+                    self.observer.message("ignored", verdict.reason)
                     return None
                 log.info("message.received", kind=str(msg.kind), group=msg.is_group)
+                self.observer.message("received")
                 log.debug("message.text", text=msg.text)
                 return Envelope(row_id, chat, sender, msg)
 
@@ -121,6 +126,7 @@ class Intake:
         """Store a message with malformed ids as ignored, apart from every real chat."""
         field, problem = junk.malformed(msg) or ("", "")
         log.info("message.ignored", reason=reason, field=field, problem=problem)
+        self.observer.message("ignored", reason)
         await self.store.add_message(
             NewMessage(
                 chat=junk.QUARANTINE_CHAT,

@@ -27,6 +27,7 @@ from bot.health import StorageHealth
 from bot.intake import Envelope, Intake
 from bot.media import MediaReader, Transcribes
 from bot.messages import IncomingMessage
+from bot.observe import Observer
 from bot.outbox import Outbox, quietly
 from bot.rules import is_command
 from bot.settings import Settings
@@ -74,7 +75,9 @@ class Pipeline:
         gate: Gate | None = None,
         transcriber: Transcribes | None = None,
         health: StorageHealth | None = None,
+        observer: Observer | None = None,
     ) -> None:
+        self.observer = observer or Observer()
         self.settings = settings
         self.store = store
         self.backend = backend
@@ -98,12 +101,13 @@ class Pipeline:
             started_at=self.started_at,
             outbox=self.outbox,
             transport=lambda: self.transport,
+            observer=self.observer,
         )
         self.media = MediaReader(lambda: self.transport, transcriber)
         self.health = health or StorageHealth(self.clock)
         if self.health.notify is None:
             self.health.notify = self._tell_admins
-        self.delivery = Delivery(store, self.outbox, self.health, self.clock)
+        self.delivery = Delivery(store, self.outbox, self.health, self.clock, self.observer)
         self._accepting = True
         #: Chats a /forget deleted whose queued messages may be gone too (checked, then cleared).
         self._forgotten: set[str] = set()
@@ -120,6 +124,10 @@ class Pipeline:
     def bind_transport(self, transport: Transport) -> None:
         """Attach the front-end's transport (live front-ends create it after the pipeline)."""
         self._transport = transport
+
+    def load(self) -> tuple[int, int, int]:
+        """(messages waiting to be stored, messages waiting in chat queues, turns in flight)."""
+        return self._intake.qsize(), sum(map(len, self._chats.values())), len(self._workers)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -298,6 +306,7 @@ class Pipeline:
                 else:
                     ids = [e.row_id for e in batch]
                     await self.store.set_state(ids, "ignored", verdict.reason)
+                    self.observer.message("ignored", verdict.reason, len(ids))
                 log.info("turn.gated", reason=verdict.reason)
                 return
         await self._answer(batch)
@@ -352,6 +361,7 @@ class Pipeline:
             await self._fail(batch, exc.cause)
             return
         finally:
+            self.observer.reply_latency(self.backend.mode, self.clock.monotonic() - started)
             typing.cancel()
             await asyncio.gather(typing, return_exceptions=True)
             await quietly(self.transport.set_typing(last.message.chat_jid, False), "typing")

@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.admin.config import Address, Price, parse_address, parse_prices
 from bot.errors import ConfigError
 
 ApiMode = Literal["chat", "assistants", "responses"]
@@ -193,6 +194,20 @@ class Settings(BaseSettings):
     whatsapp_pair_phone: Annotated[str | None, BeforeValidator(_phone)] = None
     log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
     log_format: Annotated[LogFormat, Choice] = "auto"
+    # --- the operator's admin HTTP server (off unless ADMIN_HTTP_ADDR is set) ---
+    admin_http_addr: Annotated[Address | None, BeforeValidator(parse_address)] = None
+    admin_token: Annotated[SecretStr | None, BeforeValidator(_strip)] = None
+    usage_prices: Annotated[tuple[Price, ...], BeforeValidator(parse_prices)] = ()
+
+    @model_validator(mode="after")
+    def _admin_needs_token(self) -> Settings:
+        """An admin server others can reach must ask for a token."""
+        addr = self.admin_http_addr
+        if addr is not None and not addr.loopback and self.admin_token is None:
+            problems = {"ADMIN_TOKEN": f"is required when ADMIN_HTTP_ADDR ({addr}) is not loopback"}
+            raise PydanticCustomError("conflict", "conflicting settings", {"problems": problems})
+        return self
+
     bot_old_message_grace_seconds: float = Field(300.0, ge=0, le=TEN_YEARS)
     bot_recovery_window_seconds: float = Field(3600.0, ge=0, le=TEN_YEARS)
     bot_shutdown_timeout_seconds: float = Field(15.0, ge=0, le=3600)

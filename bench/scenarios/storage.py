@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.db import Database
+from storage.records import Records
 from storage.store import NewMessage, Store, UsageRow
 
 from .common import Metric, ScenarioResult, summary_ms
@@ -260,6 +261,7 @@ async def run(size: Size = FULL) -> ScenarioResult:
                 inserts.append(t2 - t1)
                 dupes.append(t3 - t2)
                 turns.append(t4 - t3)
+        paging, pages2, busy = await _records_figures(built.path, size, rng)
         wal_bytes = await asyncio.to_thread(_wal_bytes, built.path)
     c, i, d = summary_ms(context), summary_ms(inserts), summary_ms(dupes)
     slow = {
@@ -277,6 +279,13 @@ async def run(size: Size = FULL) -> ScenarioResult:
         Metric("add_message new max", i["max"], "ms", note="WAL checkpoints land here"),
         Metric("record_turn p99", summary_ms(turns)["p99"], "ms"),
         Metric("database size per message", per_message, "B", note="with replies and usage"),
+        Metric("admin messages(first: 50) p99", summary_ms(paging)["p99"], "ms", 10.0),
+        Metric(
+            "context p99 while admin queries run",
+            summary_ms(busy)["p99"],
+            "ms",
+            note="full-table operator queries on Records' own read-only connection",
+        ),
     ]
     result.details = {
         "rows": built.counts,
@@ -291,8 +300,48 @@ async def run(size: Size = FULL) -> ScenarioResult:
         "add_message_duplicate_ms": d,
         "record_turn_ms": summary_ms(turns),
         "percent_slower_than_2ms": slow,
+        "admin_messages_first_50_ms": summary_ms(paging),
+        "admin_messages_second_page_ms": summary_ms(pages2),
+        "context_while_admin_queries_run_ms": summary_ms(busy),
         "query_plans": built.plans,
         "page_cache": "the OS page cache holds the file (it was just written); SQLite's own is "
         "the default 2 MB",
     }
     return result
+
+
+async def _records_figures(
+    path: Path, size: Size, rng: random.Random
+) -> tuple[list[float], list[float], list[float]]:
+    """The admin API's paging (first and second page of ``messages(chat, first: 50)``), and
+    ``Store.context`` timed while big operator queries (usage per person over all time, a
+    name search that scans every message) run over and over on ``Records``' connection."""
+    first: list[float] = []
+    second: list[float] = []
+    busy: list[float] = []
+    async with Records.open(path) as records, Store.open(path) as store:
+        for _ in range(size.samples):
+            chat, _ = _chat(rng.randrange(size.chats))
+            t0 = time.perf_counter()
+            page = await records.messages(chat, 50)
+            t1 = time.perf_counter()
+            await records.messages(chat, 50, page.end_cursor)
+            first.append(t1 - t0)
+            second.append(time.perf_counter() - t1)
+        stop = asyncio.Event()
+
+        async def hammer() -> None:
+            epoch = datetime(2000, 1, 1, tzinfo=UTC)
+            while not stop.is_set():
+                await records.usage(epoch, datetime.now(UTC), "PERSON")
+                await records.chats(50, None, "nobody by that name")
+
+        load = asyncio.create_task(hammer())
+        for _ in range(min(size.samples, 500)):
+            chat, _ = _chat(rng.randrange(size.chats))
+            t0 = time.perf_counter()
+            await store.context(chat, 20)
+            busy.append(time.perf_counter() - t0)
+        stop.set()
+        await load
+    return first, second, busy

@@ -33,6 +33,7 @@ from bot.clock import Clock, SystemClock
 from bot.errors import TransportError
 from bot.jid import from_proto
 from bot.messages import IncomingMessage
+from bot.observe import Liveness
 from bot.settings import redact_url
 from bot.whatsapp.convert import to_incoming
 from bot.whatsapp.neonize_transport import NeonizeTransport
@@ -93,6 +94,8 @@ class NeonizeFrontend:
         self._outcome: asyncio.Future[int] | None = None
         #: Set once the session is connected and the bot's identity is known.
         self.connected = asyncio.Event()
+        #: Connection and pairing state for the admin server's status page.
+        self.liveness = Liveness()
         self._watchdog: asyncio.Task[None] | None = None
         self._pairing = False
         self._offline_watch: asyncio.Task[None] | None = None
@@ -282,6 +285,9 @@ class NeonizeFrontend:
             client.me = await client.get_me()
         identity = self.transport.identity
         self._log.info("whatsapp.connected", jid=identity.jid, lid=identity.lid)
+        live = self.liveness
+        live.reconnects += self.connected.is_set()
+        live.connected, live.pairing_qr, live.pairing_code = True, None, None
         self.connected.set()
         try:
             await client.send_presence(Presence.AVAILABLE)
@@ -291,6 +297,7 @@ class NeonizeFrontend:
     async def _on_disconnected(self, client: NewAClient, event: DisconnectedEv) -> None:
         """whatsmeow reconnects by itself; say so, and say louder if it does not."""
         self._log.warning("whatsapp.disconnected", hint="whatsmeow reconnects automatically")
+        self.liveness.connected = False
         if self._offline_watch is None or self._offline_watch.done():
             self._offline_watch = asyncio.get_running_loop().create_task(self._still_offline())
 
@@ -343,6 +350,7 @@ class NeonizeFrontend:
             self._watchdog = asyncio.get_running_loop().create_task(self._pairing_deadline())
         out = self._qr_stream or sys.stdout
         if self._pair_phone is None:
+            self.liveness.pairing_qr = code.decode(errors="replace")
             segno.make_qr(code).terminal(out=out, compact=True)
             out.flush()
             self._log.info(
@@ -358,6 +366,7 @@ class NeonizeFrontend:
             self._log.error("whatsapp.pair_phone_failed", error=f"{type(exc).__name__}: {exc}")
             self._finish(EXIT_FAILED)
             return
+        self.liveness.pairing_code = pairing_code
         out.write(f"\nWhatsApp pairing code for +{self._pair_phone}: {pairing_code}\n\n")
         out.flush()
         self._log.info(
