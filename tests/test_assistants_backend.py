@@ -323,7 +323,7 @@ async def test_stale_run_is_cancelled_and_the_turn_succeeds(
     fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store
 ) -> None:
     """A run stuck since a crash blocks the thread: it is cancelled and the turn goes on."""
-    backend = make_backend(store, OPENAI_RUN_TIMEOUT_SECONDS="0.3")
+    backend = make_backend(store, OPENAI_RUN_TIMEOUT_SECONDS="1.0")
     await backend.reply(turn("before the crash"))
     thread_id = await store.thread_for(CHAT, "assistants")
     assert thread_id is not None
