@@ -15,6 +15,7 @@ import structlog
 
 from bot.clock import Clock, SystemClock
 from bot.commands import Commands
+from bot.confirmations import Confirmations
 from bot.errors import StartupError, StorageError
 from bot.limits import Gate
 from bot.lines import LineReader
@@ -27,6 +28,7 @@ from bot.transport import Transport
 from helpers.backends.base import ReplyBackend
 from helpers.backends.common import OpenAIBackend
 from helpers.backends.factory import build_backend
+from helpers.google import build_google
 from helpers.openai_client import build_client
 from helpers.tools.box import ToolBox
 from helpers.tools.builtin import build_registry
@@ -78,6 +80,8 @@ async def wire(
     started_at = clock.now()
     async with _startup_store(settings.database_path) as store:
         services: dict[str, object] = {"store": store}
+        google = build_google(settings, store, clock) if settings.google_tools else None
+        services["google"] = google
         tools = ToolBox(
             build_registry(settings),
             clock=clock,
@@ -85,6 +89,7 @@ async def wire(
             timeout=settings.tools_timeout_seconds,
             max_rounds=settings.tools_max_rounds,
             services=services,
+            audiences=google.audiences() if google else None,
         )
         backend = build_backend(settings, store, tools)
         transcriber = (
@@ -107,6 +112,8 @@ async def wire(
                 commands=commands,
                 gate=Gate(settings, store, clock),
                 transcriber=transcriber,
+                confirmations=Confirmations(google, clock) if google else None,
+                recent_files=google.files if google else None,
             )
             reminders = None
             if "set_reminder" in tools.registry.names():
