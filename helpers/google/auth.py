@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from google.oauth2.credentials import Credentials
 
@@ -110,8 +111,9 @@ def revoke(creds: Credentials, http: Any) -> bool:
     """Ask Google to revoke the refresh token (blocking); True when Google accepted."""
     token = creds.refresh_token or creds.token
     response, _ = http.request(
-        f"{REVOKE_URL}?token={token}",
+        REVOKE_URL,
         "POST",
+        body=urlencode({"token": token}),  # in the body: URLs end up in proxy logs
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     return int(response.status) == 200
