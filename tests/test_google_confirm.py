@@ -260,3 +260,16 @@ async def test_the_pipeline_keeps_the_photos_a_chat_sends_for_attaching(
     await pipeline.join()
     [photo] = await google.files.recent(OWNER_JID, NOW + timedelta(minutes=1))
     assert (photo.name, photo.mimetype, photo.data) == ("photo-1.jpg", "image/jpeg", b"jpeg!")
+
+
+async def test_forget_deletes_the_chats_pending_and_executed_actions(
+    store: Store, clock: FakeClock
+) -> None:
+    """/forget leaves no pending mail (bodies, attachments) and no action record of the chat."""
+    google, _ = make_google(store, clock, [ok({"id": "new1"})])
+    await ask(google, clock, "send_email", **MAIL)
+    await ask(google, clock, "create_event", summary="Gym", start="2026-12-01", end="2026-12-02")
+    assert len(await store.actions_since(OWNER_JID, NOW)) == 1
+    await store.forget_chat(OWNER_JID)
+    assert await store.pending_action(OWNER_JID, OWNER_JID) is None
+    assert await store.actions_since(OWNER_JID, NOW) == []
