@@ -31,8 +31,9 @@ _PUNCTUATION = re.compile(r"[^\w\s]")
 
 
 def answer_word(text: str) -> str | None:
-    """``"yes"`` or ``"no"`` when the whole text says that, else None."""
-    said = " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+    """``"yes"`` or ``"no"`` when the whole text says that (mentions aside), else None."""
+    words = [w for w in text.lower().split() if not w.startswith("@")]  # "@Bot yes" in groups
+    said = " ".join(_PUNCTUATION.sub(" ", " ".join(words)).split())
     if said in YES:
         return "yes"
     if said in NO:

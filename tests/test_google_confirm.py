@@ -59,13 +59,15 @@ async def ask(
 
 def test_yes_and_no_are_read_whole_and_loosely() -> None:
     """Case, punctuation and spacing do not matter; a longer sentence is not an answer."""
-    assert [answer_word(t) for t in ("Yes!", " yes ", "YES.", "No", "cancel", "yes, but")] == [
+    said = ("Yes!", " yes ", "YES.", "No", "cancel", "yes, but", "@15550000000 yes")
+    assert [answer_word(t) for t in said] == [
         "yes",
         "yes",
         "yes",
         "no",
         "no",
         None,
+        "yes",
     ]
 
 

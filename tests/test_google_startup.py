@@ -112,3 +112,16 @@ async def test_the_bot_starts_offline_with_a_good_sign_in(
         )
         assert "send_email" in bot.tools.registry.names()
         assert bot.pipeline.confirmations is not None
+
+
+async def test_a_token_file_without_the_client_is_a_startup_error(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A token file missing its client id stops start-up with google login, not a traceback."""
+    token = write_token(tmp_path / "token.json", client_id=None)
+    settings = make_settings(GOOGLE_TOOLS="gmail", GOOGLE_TOKEN_FILE=str(token))
+    with pytest.raises(StartupError) as info:
+        async with wire(settings):
+            pass
+    assert "incomplete (no OAuth client id" in str(info.value)
+    assert "google login" in str(info.value)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from helpers.google.auth import check_token, load_credentials
+from bot.errors import StartupError
+from helpers.google.auth import LOGIN_HINT, check_token, load_credentials
 from helpers.google.client import GoogleClient
 from helpers.google.files import RecentFiles
 from helpers.google.service import TOOL_NAMES, GoogleTools
@@ -50,7 +51,13 @@ def build_google(
     """
     from helpers.google import calendar, gmail
 
-    credentials = load_credentials(check_token(settings))
+    path = check_token(settings)
+    try:
+        credentials = load_credentials(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise StartupError(
+            f"the Google token file {path} is incomplete ({exc}); {LOGIN_HINT}"
+        ) from None
     service = GoogleTools(
         GoogleClient(credentials, http=http),
         store,

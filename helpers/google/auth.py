@@ -62,6 +62,8 @@ def token_problem(path: Path, needed: Sequence[str]) -> str | None:
         return f"the Google token file {path} is not readable JSON ({type(exc).__name__})"
     if not isinstance(info, dict) or not info.get("refresh_token"):
         return f"the Google token file {path} holds no refresh token"
+    if not info.get("client_id") or not info.get("client_secret"):
+        return f"the Google token file {path} is incomplete (no OAuth client id or secret)"
     granted = set(_scope_list(info.get("scopes")))
     missing = [scope for scope in needed if scope not in granted]
     if missing:

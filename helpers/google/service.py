@@ -113,12 +113,12 @@ class GoogleTools:
         return await executor(self, arguments)
 
     async def record(
-        self, ctx_chat: str, sender: str, tool: str, summary: str, outcome: Outcome | ToolError
+        self, chat: str, sender: str, tool: str, summary: str, outcome: Outcome | ToolError
     ) -> None:
         """Record an executed (or failed) action for /stats and the turn's records."""
         ok = isinstance(outcome, Outcome)
         await self.store.record_action(
-            chat=ctx_chat,
+            chat=chat,
             sender=sender,
             tool=tool,
             summary=summary,
