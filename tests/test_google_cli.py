@@ -138,6 +138,8 @@ def test_main_runs_the_google_subcommand(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`main.py google status` is found by the subcommand dispatch and listed by help."""
+    # Logging stays as the suite has it: a configured structlog caches its loggers.
+    monkeypatch.setattr("bot.logs.configure_logging", lambda *a, **k: None)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "bot.db"))
     monkeypatch.setenv("GOOGLE_TOOLS", "gmail")

@@ -75,6 +75,8 @@ def test_main_exits_2_when_the_sign_in_lacks_a_scope(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The process exits 2 with one clear line when the token misses an enabled set's scope."""
+    # Logging stays as the suite has it: a configured structlog caches its loggers.
+    monkeypatch.setattr("bot.logs.configure_logging", lambda *a, **k: None)
     token = write_token(tmp_path / "token.json", sets=["gmail"])
     replay = tmp_path / "in.jsonl"
     replay.write_text("")
