@@ -112,7 +112,11 @@ async def wire(
                 commands=commands,
                 gate=Gate(settings, store, clock),
                 transcriber=transcriber,
-                confirmations=Confirmations(google, clock) if google else None,
+                confirmations=(
+                    Confirmations(google, clock, tell_model=settings.openai_api_mode != "chat")
+                    if google
+                    else None
+                ),
                 recent_files=google.files if google else None,
             )
             reminders = None

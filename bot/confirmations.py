@@ -52,10 +52,18 @@ class Handled:
 class Confirmations:
     """Runs or cancels a person's pending action on their "yes" or "no"."""
 
-    def __init__(self, google: GoogleTools, clock: Clock) -> None:
+    def __init__(self, google: GoogleTools, clock: Clock, *, tell_model: bool = False) -> None:
+        """``tell_model``: the conversation lives on the server (assistants, responses), which
+        never sees a yes answered here; the next turn of the chat carries a note of it."""
         self.google = google
         self.store = google.store
         self.clock = clock
+        self.tell_model = tell_model
+        self._notes: dict[str, list[str]] = {}
+
+    def take_notes(self, chat: str) -> list[str]:
+        """Notes for the model of what yes/no answers in ``chat`` did since its last turn."""
+        return self._notes.pop(chat, [])
 
     async def answer(self, chat: str, sender: str, text: str) -> Handled | None:
         """The reply to ``text`` from ``sender`` in ``chat``, or None when it is not an
@@ -100,6 +108,12 @@ class Confirmations:
         handled = await self.answer(last.chat, last.sender, text)
         if handled is None:
             return False
+        if self.tell_model:
+            self._notes.setdefault(last.chat, []).append(
+                f"[Note from the bot, not written by the user: to the action you asked about, "
+                f"{last.message.sender_name or 'the user'} replied {text.strip()!r} and the bot "
+                f"answered: {handled.text}]"
+            )
         await delivery.deliver(
             last.message,
             outbox.text_parts(handled.text),

@@ -443,6 +443,8 @@ class Pipeline:
                 images.append(read.image)
                 if self.recent_files is not None:
                     self.recent_files.add(env.chat, read.image.data, read.image.mimetype, now())
+        if self.confirmations is not None and texts:
+            texts[:0] = self.confirmations.take_notes(last.chat)
         return Turn(
             chat=last.chat,
             chat_jid=last.message.chat_jid,

@@ -63,7 +63,7 @@ async def bot_for(
             backend=backend,
             transport=transport,
             clock=clock,
-            confirmations=Confirmations(google, clock),
+            confirmations=Confirmations(google, clock, tell_model=mode != "chat"),
             recent_files=google.files,
         )
         await pipeline.start()
@@ -124,3 +124,20 @@ async def test_the_model_cannot_confirm_by_itself(
     assert outputs and {o["status"] for o in outputs} == {"waiting_for_confirmation"}
     assert await pipeline.store.pending_action(OWNER_JID, OWNER_JID) is not None
     assert transport.texts() == ["The user said yes, so it is deleted."]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_next_turn_knows_what_the_yes_did(
+    mode: str, bot_for: Callable[..., Any], fake_openai: FakeOpenAI
+) -> None:
+    """Server-side conversations get a note of the yes and its result; chat mode has it in
+    its history. Either way the model's next request shows the mail was sent."""
+    fake_openai.script(ToolCalls([("send_email", MAIL)]), Text(QUESTION), Text("Anything else?"))
+    pipeline, _, _ = await bot_for(mode, [ok({"id": "sent-1"})])
+    await say(pipeline, "mail Anna: see you at 3, subject Hi")
+    await say(pipeline, "yes")
+    await say(pipeline, "thanks")
+    assert fake_openai.calls[-1].last_user_text.endswith("thanks")
+    path = {"chat": "/chat/completions", "responses": "/responses", "assistants": "/messages"}
+    said = json.dumps(fake_openai.requests_to(path[mode], method="POST")[-1].body)
+    assert 'Sent \\"Hi\\" to anna@example.com.' in said
