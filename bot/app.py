@@ -80,7 +80,11 @@ async def wire(
     started_at = clock.now()
     async with _startup_store(settings.database_path) as store:
         services: dict[str, object] = {"store": store}
-        google = build_google(settings, store, clock) if settings.google_tools else None
+        google = (
+            await asyncio.to_thread(build_google, settings, store, clock)  # reads the token file
+            if settings.google_tools
+            else None
+        )
         services["google"] = google
         tools = ToolBox(
             build_registry(settings),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from helpers.google import google_tools
+from helpers.google.client import GoogleClient
 from helpers.google.files import MemoryRecentFiles
 from helpers.google.service import GoogleTools
 from helpers.tools.registry import ToolCall, ToolRegistry
@@ -25,6 +27,7 @@ from tests.google_kit import (
     ok,
     query,
     requests,
+    write_token,
 )
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -325,3 +328,31 @@ async def test_a_refused_refresh_is_a_tool_error_and_one_warning(
     assert [e["event"] for e in logs if e["event"] == "google.refresh_refused"] == [
         "google.refresh_refused"
     ]
+
+
+async def test_a_new_sign_in_is_picked_up_without_a_restart(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """After a refused refresh, a token file replaced by `google login` is read and used."""
+    token = write_token(tmp_path / "token.json", refresh_token="1//revoked")
+    refused = ok({"error": "invalid_grant"}, 400)
+    google, http = make_google(
+        store,
+        clock,
+        [
+            refused,
+            refused,
+            ok({"access_token": "ya29.new", "expires_in": 3600}),
+            ok({"items": [EVENT]}),
+        ],
+        credentials=expired_credentials(),
+    )
+    google.client = GoogleClient(expired_credentials(), http=http, token_path=token)
+    assert "google login" in (await call(google, clock, "list_events"))["error"]
+    write_token(token, refresh_token="1//fresh-after-login")
+    out = await call(google, clock, "list_events")
+    assert out["events"][0]["id"] == "ev1"
+    [*_, (_, path, body), _] = requests(http)
+    assert path == "/token" and "fresh-after-login" in str(body)
+    assert google.client.credentials is not None
+    assert google.client.credentials.refresh_token == "1//fresh-after-login"

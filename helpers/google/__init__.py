@@ -59,7 +59,7 @@ def build_google(
             f"the Google token file {path} is incomplete ({exc}); {LOGIN_HINT}"
         ) from None
     service = GoogleTools(
-        GoogleClient(credentials, http=http),
+        GoogleClient(credentials, http=http, token_path=path),
         store,
         clock,
         users=settings.google_tools_users or settings.admin_numbers,

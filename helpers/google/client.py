@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -34,11 +35,17 @@ HTTP_TIMEOUT = 30
 class GoogleClient:
     """The Gmail and Calendar services for one signed-in account."""
 
-    def __init__(self, credentials: Credentials | None, *, http: Any = None) -> None:
+    def __init__(
+        self, credentials: Credentials | None, *, http: Any = None, token_path: Path | None = None
+    ) -> None:
         """``http`` is an ``httplib2.Http``-like object (tests pass ``HttpMockSequence``);
-        with ``credentials`` it is wrapped so every request carries, and refreshes, the token."""
+        with ``credentials`` it is wrapped so every request carries, and refreshes, the token.
+        ``token_path``: where the credentials came from; a refused refresh re-reads it when a
+        new ``google login`` has replaced it, so no restart is needed."""
         self.credentials = credentials
         self._http = http
+        self.token_path = token_path
+        self._token_stamp = _stamp(token_path)
         self._services: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         #: Whether the refusal of a refresh has been logged already.
@@ -72,7 +79,13 @@ class GoogleClient:
         the action in errors. Google's failures are raised as ``ToolError``."""
         async with self._lock:
             try:
-                return await asyncio.to_thread(lambda: request(self.service(api)).execute())
+                try:
+                    return await asyncio.to_thread(lambda: request(self.service(api)).execute())
+                except RefreshError:
+                    if not await asyncio.to_thread(self._reload):
+                        raise
+                    log.info("google.token_reloaded")
+                    return await asyncio.to_thread(lambda: request(self.service(api)).execute())
             except HttpError as exc:
                 raise ToolError(http_error_text(exc, what)) from None
             except RefreshError as exc:
@@ -86,6 +99,33 @@ class GoogleClient:
             except (TransportError, OSError) as exc:
                 log.warning("google.unreachable", what=what, error=type(exc).__name__)
                 raise ToolError(f"could not reach Google to {what}; try again later") from None
+
+    def _reload(self) -> bool:
+        """Re-read the token file if a new sign-in replaced it; True when it did."""
+        stamp = _stamp(self.token_path)
+        if self.token_path is None or stamp is None or stamp == self._token_stamp:
+            return False
+        from helpers.google.auth import load_credentials
+
+        try:
+            self.credentials = load_credentials(self.token_path)
+        except (OSError, ValueError, KeyError):
+            return False
+        self._token_stamp = stamp
+        self._services.clear()
+        self.refresh_refused = False
+        return True
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """(mtime, size) of the token file, or None: enough to notice a new sign-in."""
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
 
 
 def http_error_text(exc: HttpError, what: str) -> str:
