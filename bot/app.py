@@ -15,6 +15,7 @@ import structlog
 
 from bot.clock import Clock, SystemClock
 from bot.commands import Commands
+from bot.confirmations import Confirmations
 from bot.errors import StartupError, StorageError
 from bot.limits import Gate
 from bot.lines import LineReader
@@ -28,6 +29,7 @@ from bot.transport import Transport
 from helpers.backends.base import ReplyBackend
 from helpers.backends.common import OpenAIBackend
 from helpers.backends.factory import build_backend
+from helpers.google import build_google
 from helpers.openai_client import build_client
 from helpers.tools.box import ToolBox
 from helpers.tools.builtin import build_registry
@@ -82,6 +84,12 @@ async def wire(
     started_at = clock.now()
     async with _startup_store(settings.database_path) as store:
         services: dict[str, object] = {"store": store}
+        google = (
+            await asyncio.to_thread(build_google, settings, store, clock)  # reads the token file
+            if settings.google_tools
+            else None
+        )
+        services["google"] = google
         tools = ToolBox(
             build_registry(settings),
             clock=clock,
@@ -89,6 +97,7 @@ async def wire(
             timeout=settings.tools_timeout_seconds,
             max_rounds=settings.tools_max_rounds,
             services=services,
+            audiences=google.audiences() if google else None,
         )
         backend = build_backend(settings, store, tools)
         transcriber = (
@@ -113,6 +122,12 @@ async def wire(
                 commands=commands,
                 gate=Gate(settings, store, clock),
                 transcriber=transcriber,
+                confirmations=(
+                    Confirmations(google, clock, tell_model=settings.openai_api_mode != "chat")
+                    if google
+                    else None
+                ),
+                recent_files=google.files if google else None,
             )
             reminders = None
             if "set_reminder" in tools.registry.names():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -14,6 +15,7 @@ from bot.limits import PAUSED_FLAG, is_admin, start_of_day
 from bot.settings import Settings
 from helpers.backends.base import ReplyBackend
 from storage.chats import ChatStats
+from storage.google_actions import ActionRecord
 from storage.store import Store
 
 log = structlog.get_logger("bot.commands")
@@ -119,7 +121,7 @@ class Commands:
             f"{cached(today)}\n"
             f"This month: {this_month.messages} messages, {this_month.total_tokens} tokens"
             f"{cached(this_month)}"
-        )
+        ) + actions_lines(await self.store.actions_since(env.chat, month), self.settings.timezone)
 
     async def _forget(self, env: Envelope, args: str) -> str:
         if env.message.is_group and not await is_admin(env, self.settings, self.store):
@@ -191,3 +193,22 @@ class Commands:
 def cached(stats: ChatStats) -> str:
     """``" (N from the prompt cache)"`` when the server reported cached tokens, else nothing."""
     return f" ({stats.cached_tokens} from the prompt cache)" if stats.cached_tokens else ""
+
+
+def actions_lines(actions: Sequence[ActionRecord], timezone: str) -> str:
+    """The Google actions executed for a chat this month, the last five listed (or nothing)."""
+    if not actions:
+        return ""
+    zone = ZoneInfo(timezone)
+    lines = [
+        f"- {a.executed_at.astimezone(zone):%d %b %H:%M} {a.tool}: {a.summary}"
+        + (
+            f" (id {a.result_id})"
+            if a.ok and a.result_id
+            else ""
+            if a.ok
+            else f" — failed: {a.error}"
+        )
+        for a in actions[-5:]
+    ]
+    return f"\nGoogle actions this month: {len(actions)}\n" + "\n".join(lines)

@@ -21,6 +21,7 @@ import structlog
 
 from bot import junk
 from bot.clock import Clock, SystemClock
+from bot.confirmations import Confirmations
 from bot.delivery import Delivery, revive
 from bot.errors import ReplyError
 from bot.health import StorageHealth
@@ -33,6 +34,7 @@ from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
 from helpers.backends.base import ReplyBackend, Turn, TurnImage
+from helpers.google.files import RecentFiles
 from storage.store import MessageState, Store, ToolCallRow, UsageRow
 
 log = structlog.get_logger("bot.pipeline")
@@ -76,6 +78,8 @@ class Pipeline:
         transcriber: Transcribes | None = None,
         health: StorageHealth | None = None,
         observer: Observer | None = None,
+        confirmations: Confirmations | None = None,
+        recent_files: RecentFiles | None = None,
     ) -> None:
         self.observer = observer or Observer()
         self.settings = settings
@@ -86,6 +90,9 @@ class Pipeline:
         self.started_at = started_at or self.clock.now()
         self.commands = commands
         self.gate = gate
+        #: Google tools: a "yes" to a pending action, and the media send_email may attach.
+        self.confirmations = confirmations
+        self.recent_files = recent_files
         self._intake: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._intake_task: asyncio.Task[None] | None = None
         self._chats: dict[str, deque[Envelope]] = {}
@@ -298,6 +305,10 @@ class Pipeline:
                 log.info("turn.forgotten", why="the chat was forgotten meanwhile")
                 return
         last = batch[-1]
+        if self.confirmations is not None and await self.confirmations.handle(
+            batch, self.delivery, self.outbox
+        ):
+            return  # a "yes"/"no" to a pending action: answered without OpenAI
         if self.gate is not None:
             verdict = await self.gate(last)
             if not verdict.allowed:
@@ -401,6 +412,7 @@ class Pipeline:
         last = batch[-1]
         texts: list[str] = []
         images: list[TurnImage] = []
+        now = self.clock.now
         for env in batch:
             read = await self.media.read(env.message)
             if read.transcribed:  # keep what the voice note said, for the context
@@ -409,6 +421,10 @@ class Pipeline:
                 texts.append(read.text)
             if read.image is not None:
                 images.append(read.image)
+                if self.recent_files is not None:
+                    self.recent_files.add(env.chat, read.image.data, read.image.mimetype, now())
+        if self.confirmations is not None and texts:
+            texts[:0] = self.confirmations.take_notes(last.chat)
         return Turn(
             chat=last.chat,
             chat_jid=last.message.chat_jid,

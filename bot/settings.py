@@ -223,6 +223,15 @@ class Settings(BaseSettings):
     admin_numbers: Numbers = ()
     allowed_numbers: Numbers = ()
     blocked_numbers: Numbers = ()
+    # Google mail and calendar tools (issue 11): off unless GOOGLE_TOOLS names gmail/calendar.
+    google_tools: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^(gmail|calendar)$")], ...],
+        BeforeValidator(_csv(str.lower)),
+    ] = ()
+    google_tools_users: Numbers = ()
+    google_token_file: Annotated[Path | None, BeforeValidator(_strip)] = None
+    google_client_secrets_file: Annotated[Path | None, BeforeValidator(_strip)] = None
+    google_confirm_minutes: float = Field(5.0, gt=0, le=1440)
     rate_limit_per_minute: int = Field(0, ge=0)
     daily_token_budget: int = Field(0, ge=0)
     debounce_seconds: float = Field(1.5, ge=0, le=60)

@@ -61,6 +61,8 @@ class ChatStateMixin:
                 "response_chain",
                 "reminders",
                 "chat_state",
+                "pending_actions",
+                "google_actions",
             ):
                 await conn.execute(f"DELETE FROM {table} WHERE chat = ?", (chat,))
             if keep_usage_since is None:

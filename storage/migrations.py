@@ -192,4 +192,41 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE usage ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    Migration(
+        11,
+        "actions waiting for a person's yes (Google tools)",
+        """
+        -- send_email, delete_event and invitations run only on the same person's "yes" in
+        -- the same chat before expires_at; the row is deleted when taken.
+        CREATE TABLE pending_actions (
+            id         INTEGER PRIMARY KEY,
+            chat       TEXT NOT NULL,
+            sender     TEXT NOT NULL,
+            tool       TEXT NOT NULL,
+            arguments  TEXT NOT NULL,    -- JSON, attachments included (base64)
+            summary    TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX pending_actions_who ON pending_actions (chat, sender, id);
+        """,
+    ),
+    Migration(
+        12,
+        "the record of actions executed on the owner's Google account",
+        """
+        CREATE TABLE google_actions (
+            id          INTEGER PRIMARY KEY,
+            chat        TEXT NOT NULL,
+            sender      TEXT NOT NULL,
+            tool        TEXT NOT NULL,
+            summary     TEXT NOT NULL,     -- what was done, without message bodies
+            result_id   TEXT,              -- Gmail message id or Calendar event id
+            ok          INTEGER NOT NULL,
+            error       TEXT,
+            executed_at REAL NOT NULL
+        );
+        CREATE INDEX google_actions_chat ON google_actions (chat, executed_at);
+        """,
+    ),
 )

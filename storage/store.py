@@ -16,6 +16,7 @@ from typing import Literal
 
 from storage.chats import ChatStateMixin
 from storage.db import Database
+from storage.google_actions import GoogleActionsMixin
 from storage.identities import IdentitiesMixin
 from storage.outgoing import OutgoingMixin, Part, encode_parts
 from storage.reminders import RemindersMixin
@@ -121,7 +122,14 @@ def _message(row: object) -> StoredMessage:
     )
 
 
-class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, OutgoingMixin):
+class Store(
+    IdentitiesMixin,
+    ThreadsMixin,
+    ChatStateMixin,
+    RemindersMixin,
+    OutgoingMixin,
+    GoogleActionsMixin,
+):
     """Messages, replies, identities, server-side thread ids, usage, tool calls, reminders."""
 
     def __init__(self, db: Database) -> None:

@@ -240,7 +240,8 @@ class AssistantsBackend(ServerSideBackend):
                 # An override replaces the assistant's tools: keep its hosted ones in it.
                 assistant = await self.client.beta.assistants.retrieve(self.assistant_id)
                 self._hosted_tools = hosted_tools(assistant)
-            options["tools"] = [*self._hosted_tools, *self.tools.definitions("assistants")]
+            offered = await self.tools.offered("assistants", turn)  # per sender
+            options["tools"] = [*self._hosted_tools, *offered]
         if self.settings.openai_max_completion_tokens:
             options["max_completion_tokens"] = self.settings.openai_max_completion_tokens
         return options

@@ -183,8 +183,9 @@ class ChatBackend(OpenAIBackend):
         calls_made: list[ToolCallRecord] = []
         rounds = self.tools.max_rounds if self.tools else 0
         extra: dict[str, Any] = {}
-        if self._send_tools() and self.tools is not None:
-            extra["tools"] = self.tools.definitions("chat")
+        offered = await self.tools.offered("chat", turn) if self.tools is not None else []
+        if self._send_tools() and offered:
+            extra["tools"] = offered  # per sender
         if self.settings.openai_max_completion_tokens:
             extra[self.limit_param] = self.settings.openai_max_completion_tokens
         if self.on_openai:

@@ -283,8 +283,8 @@ class ResponsesBackend(ServerSideBackend):
         }
         if self.on_openai:
             options["prompt_cache_key"] = prompt_cache_key(turn.chat)
-        if self.tools is not None and len(self.tools):
-            options["tools"] = self.tools.definitions("responses")
+        if self.tools is not None and (offered := await self.tools.offered("responses", turn)):
+            options["tools"] = offered  # per sender
             if last:
                 options["tool_choice"] = "none"
         if self.settings.openai_max_completion_tokens:

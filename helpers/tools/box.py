@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from bot.clock import Clock
@@ -11,6 +12,8 @@ from helpers.tools.context import ToolContext
 from helpers.tools.registry import ToolCall, ToolRegistry, ToolResult
 
 Api = Literal["chat", "responses", "assistants"]
+#: Decides whether a tool exists for a turn's sender (e.g. the owner's mail tools).
+Audience = Callable[[Turn], Awaitable[bool]]
 
 
 class ToolBox:
@@ -25,6 +28,7 @@ class ToolBox:
         timeout: float,
         max_rounds: int,
         services: dict[str, Any] | None = None,
+        audiences: Mapping[str, Audience] | None = None,
     ) -> None:
         self.registry = registry
         self.clock = clock
@@ -32,6 +36,8 @@ class ToolBox:
         self.timeout = timeout
         self.max_rounds = max_rounds
         self.services = services if services is not None else {}
+        #: Tool name -> who it is offered to; tools not named here are offered to everyone.
+        self.audiences: dict[str, Audience] = dict(audiences or {})
 
     def __len__(self) -> int:
         return len(self.registry)
@@ -43,6 +49,22 @@ class ToolBox:
         if api == "responses":
             return self.registry.for_responses()
         return self.registry.for_assistants()
+
+    async def hidden(self, turn: Turn) -> set[str]:
+        """Names of the tools that do not exist for ``turn``'s sender."""
+        verdicts: dict[Audience, bool] = {}
+        hidden = set()
+        for name, audience in self.audiences.items():
+            if audience not in verdicts:
+                verdicts[audience] = await audience(turn)
+            if not verdicts[audience]:
+                hidden.add(name)
+        return hidden
+
+    async def offered(self, api: Api, turn: Turn) -> list[dict[str, Any]]:
+        """The definitions for ``api`` of the tools ``turn``'s sender may use."""
+        hidden = await self.hidden(turn) if self.audiences else set()
+        return [d for d in self.definitions(api) if _name(d) not in hidden]
 
     def context(self, turn: Turn) -> ToolContext:
         """The context a tool runs in: the turn's chat and sender, never the model's say-so."""
@@ -57,8 +79,29 @@ class ToolBox:
         )
 
     async def run(self, calls: Sequence[ToolCall], turn: Turn) -> list[ToolResult]:
-        """Run every call of one model round concurrently for ``turn``'s chat."""
-        return await self.registry.execute(calls, self.context(turn), timeout=self.timeout)
+        """Run every call of one model round concurrently for ``turn``'s chat.
+
+        A call of a tool not offered to the turn's sender is answered as an unknown tool,
+        without running it: the model may name it, it still does not exist for them.
+        """
+        hidden = await self.hidden(turn) if self.audiences else set()
+        allowed = [c for c in calls if c.name not in hidden]
+        ran = iter(await self.registry.execute(allowed, self.context(turn), timeout=self.timeout))
+        results = []
+        for call in calls:
+            if call.name in hidden:
+                reason = f"unknown tool {call.name!r}"
+                output = json.dumps({"error": reason})
+                results.append(ToolResult(call.id, call.name, output, False, reason))
+            else:
+                results.append(next(ran))
+        return results
+
+
+def _name(definition: dict[str, Any]) -> str:
+    """The tool name in a definition of any API's shape."""
+    inner = definition.get("function")
+    return str(inner["name"] if isinstance(inner, dict) else definition.get("name", ""))
 
 
 def records(results: Sequence[ToolResult]) -> list[ToolCallRecord]:

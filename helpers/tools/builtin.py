@@ -20,6 +20,10 @@ def build_registry(settings: Settings) -> ToolRegistry:
     """
     registry = ToolRegistry(disabled=settings.tools_disabled)
     registry.extend(BUILTIN_TOOLS)
+    if settings.google_tools:
+        from helpers.google import google_tools
+
+        registry.extend(google_tools(settings.google_tools))
     problems: dict[str, str] = {}
     try:
         plugins = load_plugins(settings.tools_modules)
