@@ -168,13 +168,17 @@ class Database:
         return int(row[0] or 0) if row else 0
 
     async def migrate(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
-        """Apply every migration newer than the database; return the versions applied."""
+        """Apply every migration the database has not recorded; return the versions applied."""
         async with self.transaction() as conn:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
             )
         current = await self.schema_version()
+        # Every migration not yet recorded, not only those above the highest: a version
+        # number left free by one line of development and used later is still applied.
+        async with self.conn.execute("SELECT version FROM schema_migrations") as cur:
+            done = {int(row[0]) for row in await cur.fetchall()}
         known = max((m.version for m in migrations), default=0)
         if current > known:
             raise StorageError(
@@ -183,7 +187,7 @@ class Database:
             )
         applied: list[int] = []
         for migration in sorted(migrations, key=lambda m: m.version):
-            if migration.version <= current:
+            if migration.version in done:
                 continue
             async with self.transaction() as conn:
                 for statement in _statements(migration.sql):

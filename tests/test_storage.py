@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.errors import StorageError
@@ -229,3 +230,19 @@ async def test_reminders_due_and_cancel(store: Store) -> None:
     await store.mark_reminder_sent(r1.id, at=T0, late=False)
     assert await store.cancel_reminder("c1", r2.id) is True
     assert await store.due_reminders(T0 + timedelta(days=1)) == []
+
+
+async def test_a_migration_number_left_free_and_used_later_is_still_applied(tmp_path: Path) -> None:
+    """A database that got 1 and 3 gets 2 when a later version of the bot brings it."""
+    one, three = (
+        Migration(1, "one", "CREATE TABLE one (x)"),
+        Migration(3, "t", "CREATE TABLE t (x)"),
+    )
+    first, later = (one, three), (one, Migration(2, "two", "CREATE TABLE two (x)"), three)
+    db = Database(await aiosqlite.connect(":memory:", isolation_level=None))
+    try:
+        assert await db.migrate(first) == [1, 3]
+        assert await db.migrate(later) == [2]
+        assert await db.rows("SELECT name FROM sqlite_master WHERE name = 'two'")
+    finally:
+        await db.close()
