@@ -17,6 +17,7 @@ from typing import Literal
 from storage.chats import ChatStateMixin
 from storage.db import Database
 from storage.identities import IdentitiesMixin
+from storage.knowledge import KnowledgeMixin
 from storage.outgoing import OutgoingMixin, Part, encode_parts
 from storage.reminders import RemindersMixin
 from storage.threads import ThreadsMixin
@@ -121,7 +122,9 @@ def _message(row: object) -> StoredMessage:
     )
 
 
-class Store(IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, OutgoingMixin):
+class Store(
+    IdentitiesMixin, ThreadsMixin, ChatStateMixin, RemindersMixin, OutgoingMixin, KnowledgeMixin
+):
     """Messages, replies, identities, server-side thread ids, usage, tool calls, reminders."""
 
     def __init__(self, db: Database) -> None:
