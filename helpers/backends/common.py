@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from bot.transport import Transport
 from helpers.backends.models import ShutdownWatch, check_at_start, models_in_use
+from helpers.knowledge import KnowledgeBase
 from helpers.openai_client import OPENAI_DEFAULT_BASE_URL, is_openai, is_openai_or_azure
 from helpers.tools.box import ToolBox
 from storage.store import Store
@@ -91,6 +92,7 @@ class OpenAIBackend:
         self.store = store
         self.settings = settings
         self.tools = tools
+        self.knowledge = KnowledgeBase(client, store, settings)
 
     @property
     def base_url(self) -> str:

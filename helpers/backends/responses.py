@@ -29,6 +29,7 @@ from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
 from helpers.backends.common import alternate, attributed
 from helpers.backends.errors import server_words, translate
+from helpers.backends.hosted import finish, hosted_calls, hosted_tools
 from helpers.backends.server_side import SEED_LIMIT, ServerSideBackend, vanished
 from helpers.openai_client import is_openai, prompt_cache_key
 from helpers.tools.box import records
@@ -249,11 +250,18 @@ class ResponsesBackend(ServerSideBackend):
                     )
                 if self.state == "previous_response":
                     await self.store.save_response(turn.chat, response.id)
-                return Reply(text=text, usage=tuple(usage), tool_calls=tuple(calls_made))
+                done = await finish(self.client, response)
+                return Reply(
+                    text=done.text,
+                    media=done.media,
+                    usage=tuple(usage),
+                    tool_calls=(*calls_made, *done.calls),
+                )
             results = await self.tools.run(
                 [ToolCall(c.call_id, c.name, c.arguments) for c in calls], turn
             )
             calls_made += records(results)
+            calls_made += hosted_calls(response)
             outputs = [
                 {"type": "function_call_output", "call_id": r.call_id, "output": r.output}
                 for r in results
@@ -283,8 +291,10 @@ class ResponsesBackend(ServerSideBackend):
         }
         if self.on_openai:
             options["prompt_cache_key"] = prompt_cache_key(turn.chat)
-        if self.tools is not None and len(self.tools):
-            options["tools"] = self.tools.definitions("responses")
+        tools = self.tools.definitions("responses") if self.tools is not None else []
+        tools += hosted_tools(self.settings, await self.knowledge.store_ids())
+        if tools:
+            options["tools"] = tools
             if last:
                 options["tool_choice"] = "none"
         if self.settings.openai_max_completion_tokens:
