@@ -87,6 +87,8 @@ async def wire(
             services=services,
         )
         backend = build_backend(settings, store, tools)
+        if isinstance(backend, OpenAIBackend):
+            services["knowledge"] = backend.knowledge  # search_knowledge (chat mode)
         transcriber = (
             Transcriber(build_client(settings), settings.openai_transcription_model)
             if settings.openai_transcription_model

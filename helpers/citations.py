@@ -18,8 +18,9 @@ def strip_markers(text: str) -> str:
 def with_sources(text: str, sources: Iterable[str]) -> str:
     """``text`` followed by a numbered list of distinct sources (at most five)."""
     unique = list(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
-    clean = strip_markers(text).rstrip()
+    clean = strip_markers(text)
     if not unique:
         return clean
+    clean = clean.rstrip()
     lines = [f"{n}. {source}" for n, source in enumerate(unique[:SOURCES_SHOWN], 1)]
     return f"{clean}\n\nSources:\n" + "\n".join(lines)

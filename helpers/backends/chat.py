@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from typing import Any
 
@@ -16,9 +17,10 @@ from bot.settings import Settings
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.common import OpenAIBackend, alternate, attributed
 from helpers.backends.errors import server_words, translate
+from helpers.citations import with_sources
 from helpers.openai_client import is_openai, is_openai_or_azure, prompt_cache_key
 from helpers.tools.box import records
-from helpers.tools.registry import ToolCall
+from helpers.tools.registry import ToolCall, ToolResult
 from storage.store import ContextEntry
 
 log = structlog.get_logger("helpers.backends.chat")
@@ -94,6 +96,17 @@ def arguments_text(arguments: object) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
+def knowledge_sources(results: list[ToolResult]) -> list[str]:
+    """The file names ``search_knowledge`` returned this round (the answer's sources)."""
+    names: list[str] = []
+    for result in results:
+        if result.name != "search_knowledge" or not result.ok:
+            continue
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            names += [str(hit["file"]) for hit in json.loads(result.output)["results"]]
+    return names
+
+
 def cached_tokens(usage: Any) -> int:
     """Prompt tokens served from the prompt cache, when the server says."""
     details = getattr(usage, "prompt_tokens_details", None)
@@ -121,6 +134,12 @@ class ChatBackend(OpenAIBackend):
         if self.tools is None or not len(self.tools) or self.settings.openai_tools == "off":
             return False
         return self.settings.openai_model not in self.tools_refused
+
+    async def _idle_tools(self) -> set[str]:
+        """Tools with nothing to work on: ``search_knowledge`` while the knowledge is empty."""
+        if self.tools is None or "search_knowledge" not in self.tools.registry:
+            return set()
+        return set() if await self.knowledge.store_ids() else {"search_knowledge"}
 
     async def _post(self, body: dict[str, Any], *, first: bool) -> ChatCompletion:
         """POST the body; on a turn's first request, adapt once each to a refused output
@@ -181,10 +200,13 @@ class ChatBackend(OpenAIBackend):
     async def _complete(self, messages: list[dict[str, Any]], turn: Turn) -> Reply:
         usage: list[Usage] = []
         calls_made: list[ToolCallRecord] = []
+        sources: list[str] = []
         rounds = self.tools.max_rounds if self.tools else 0
         extra: dict[str, Any] = {}
         if self._send_tools() and self.tools is not None:
-            extra["tools"] = self.tools.definitions("chat")
+            idle = await self._idle_tools()
+            if len(self.tools) > len(idle):
+                extra["tools"] = self.tools.definitions("chat", exclude=idle)
         if self.settings.openai_max_completion_tokens:
             extra[self.limit_param] = self.settings.openai_max_completion_tokens
         if self.on_openai:
@@ -214,6 +236,7 @@ class ChatBackend(OpenAIBackend):
                 text = message.content or message.refusal or ""
                 if not text.strip():
                     raise ReplyError("OpenAI returned an empty answer", cause="empty")
+                text = with_sources(text, sources)
                 return Reply(text=text, usage=tuple(usage), tool_calls=tuple(calls_made))
             messages.append(
                 {
@@ -240,6 +263,7 @@ class ChatBackend(OpenAIBackend):
                 turn,
             )
             calls_made += records(results)
+            sources += knowledge_sources(results)
             messages += [
                 {"role": "tool", "tool_call_id": r.call_id, "content": r.output} for r in results
             ]

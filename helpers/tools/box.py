@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from bot.clock import Clock
@@ -36,13 +36,17 @@ class ToolBox:
     def __len__(self) -> int:
         return len(self.registry)
 
-    def definitions(self, api: Api) -> list[dict[str, Any]]:
-        """The tool definitions in the shape ``api`` expects."""
+    def definitions(self, api: Api, *, exclude: Collection[str] = ()) -> list[dict[str, Any]]:
+        """The tool definitions in the shape ``api`` expects, minus the ``exclude`` names."""
         if api == "chat":
-            return self.registry.for_chat_completions()
-        if api == "responses":
-            return self.registry.for_responses()
-        return self.registry.for_assistants()
+            defs = self.registry.for_chat_completions()
+        elif api == "responses":
+            defs = self.registry.for_responses()
+        else:
+            defs = self.registry.for_assistants()
+        if not exclude:
+            return defs
+        return [d for d in defs if d.get("name", d.get("function", {}).get("name")) not in exclude]
 
     def context(self, turn: Turn) -> ToolContext:
         """The context a tool runs in: the turn's chat and sender, never the model's say-so."""
