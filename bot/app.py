@@ -160,6 +160,7 @@ async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
         watch = bot.backend.shutdown_watch(lambda: bot.pipeline.transport, bot.pipeline.clock)
         await watch.check_once()  # the start-up warning and the admins' message, before input
         loops.append(watch.run(check_first=False))
+        loops.append(bot.backend.file_sweeper(bot.pipeline.clock))  # FILE_RETENTION_DAYS
     return asyncio.create_task(_both(*loops), name="reminders") if loops else None
 
 

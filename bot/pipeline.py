@@ -31,7 +31,7 @@ from bot.outbox import Outbox, quietly
 from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
-from helpers.backends.base import ReplyBackend, Turn, TurnImage
+from helpers.backends.base import ReplyBackend, Turn, TurnDocument, TurnImage
 from storage.store import Store, ToolCallRow, UsageRow
 
 log = structlog.get_logger("bot.pipeline")
@@ -99,7 +99,9 @@ class Pipeline:
             outbox=self.outbox,
             transport=lambda: self.transport,
         )
-        self.media = MediaReader(lambda: self.transport, transcriber)
+        self.media = MediaReader(
+            lambda: self.transport, transcriber, max_document_mb=settings.max_document_mb
+        )
         self.health = health or StorageHealth(self.clock)
         if self.health.notify is None:
             self.health.notify = self._tell_admins
@@ -340,7 +342,7 @@ class Pipeline:
         last = batch[-1]
         for env in batch:
             await quietly(self.transport.mark_read(env.message), "mark_read")
-        turn = await self._turn(batch)
+        turn, notices = await self._turn(batch)
         if junk.too_long(turn.text, self.settings.max_input_chars):
             notice = junk.too_long_notice(self.settings.max_input_chars)
             await self.delivery.deliver(
@@ -356,17 +358,18 @@ class Pipeline:
             )
             log.info("turn.too_long", chars=len(turn.text), limit=self.settings.max_input_chars)
             return
-        if not turn.text.strip() and not turn.images:
+        if not turn.text.strip() and not turn.images and not turn.documents:
             # A voice note, sticker-like media or a file without a caption: nothing to read.
+            notice = "\n".join(notices) or UNREADABLE_TEXT
             await self.delivery.deliver(
                 last.message,
-                self.outbox.text_parts(UNREADABLE_TEXT),
+                self.outbox.text_parts(notice),
                 chat=last.chat,
                 sender=last.sender,
                 message_ids=[e.row_id for e in batch],
-                reply_text=UNREADABLE_TEXT,
+                reply_text=notice,
                 state="ignored",
-                reason="unreadable",
+                reason="document_refused" if notices else "unreadable",
                 kind="notice",
             )
             log.info("turn.unreadable", kind=str(last.message.kind))
@@ -417,10 +420,12 @@ class Pipeline:
             seconds=round(self.clock.monotonic() - started, 3),
         )
 
-    async def _turn(self, batch: list[Envelope]) -> Turn:
+    async def _turn(self, batch: list[Envelope]) -> tuple[Turn, list[str]]:
         last = batch[-1]
         texts: list[str] = []
         images: list[TurnImage] = []
+        documents: list[TurnDocument] = []
+        notices: list[str] = []
         for env in batch:
             read = await self.media.read(env.message)
             if read.transcribed:  # keep what the voice note said, for the context
@@ -429,7 +434,13 @@ class Pipeline:
                 texts.append(read.text)
             if read.image is not None:
                 images.append(read.image)
-        return Turn(
+            if read.document is not None:
+                documents.append(read.document)
+            if read.notice is not None:
+                notices.append(read.notice)
+        if notices and texts:  # the model answers the rest and can say what was not read
+            texts += [f"(Note: {notice})" for notice in notices]
+        turn = Turn(
             chat=last.chat,
             chat_jid=last.message.chat_jid,
             sender=last.sender,
@@ -438,7 +449,9 @@ class Pipeline:
             is_group=last.message.is_group,
             message_ids=tuple(e.row_id for e in batch),
             images=tuple(images),
+            documents=tuple(documents),
         )
+        return turn, notices
 
     async def _fail(self, batch: list[Envelope], cause: str) -> None:
         """Tell the user honestly that no answer came, and record the turn as failed."""

@@ -14,10 +14,11 @@ from openai.types.chat import ChatCompletion
 
 from bot.errors import ReplyError
 from bot.settings import Settings
-from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
+from helpers.backends.base import Reply, ToolCallRecord, Turn, TurnDocument, Usage
 from helpers.backends.common import OpenAIBackend, alternate, attributed
 from helpers.backends.errors import server_words, translate
 from helpers.citations import with_sources
+from helpers.documents import INLINE_CHARS, TEXT_TYPES
 from helpers.openai_client import is_openai, is_openai_or_azure, prompt_cache_key
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall, ToolResult
@@ -27,15 +28,34 @@ log = structlog.get_logger("helpers.backends.chat")
 
 
 def user_content(turn: Turn) -> str | list[dict[str, Any]]:
-    """The user message of ``turn``: text (attributed in groups), plus any images."""
+    """The user message of ``turn``: text (attributed in groups), plus images and documents."""
     text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
-    if not turn.images:
+    if not turn.images and not turn.documents:
         return text
-    parts: list[dict[str, Any]] = [{"type": "text", "text": text or "(image)"}]
+    blank = "(image)" if turn.images else "(file)"
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text or blank}]
     for image in turn.images:
         url = f"data:{image.mimetype};base64,{base64.b64encode(image.data).decode()}"
         parts.append({"type": "image_url", "image_url": {"url": url}})
+    parts += [document_part(document) for document in turn.documents]
     return parts
+
+
+def document_part(document: TurnDocument) -> dict[str, Any]:
+    """A document as Chat Completions reads it: a PDF as a ``file`` part, text inlined,
+    anything else as a plain note that it cannot be read in this mode."""
+    if document.mimetype == "application/pdf":
+        data = base64.b64encode(document.data).decode()
+        file = {"filename": document.file_name, "file_data": f"data:application/pdf;base64,{data}"}
+        return {"type": "file", "file": file}
+    if document.mimetype in TEXT_TYPES:
+        body = document.data.decode("utf-8", "replace")[:INLINE_CHARS]
+        return {"type": "text", "text": f"[File {document.file_name}]\n{body}"}
+    note = (
+        f"[The person sent the file {document.file_name}, which cannot be read in this mode: "
+        "tell them so and ask for a PDF or the text.]"
+    )
+    return {"type": "text", "text": note}
 
 
 def history_messages(history: list[ContextEntry], *, is_group: bool) -> list[dict[str, Any]]:

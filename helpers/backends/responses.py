@@ -18,6 +18,7 @@ import base64
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +48,14 @@ MAX_UNANSWERED = 32
 INTERRUPTED_OUTPUT = json.dumps({"error": "interrupted: this tool result was lost"})
 
 
-def user_item(turn: Turn) -> dict[str, Any]:
-    """The turn's user message as a Responses input item (text and any images)."""
+def user_item(turn: Turn, file_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """The turn's user message as a Responses input item (text, images, uploaded files)."""
     text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
-    if not turn.images:
+    if not turn.images and not file_ids:
         return {"type": "message", "role": "user", "content": text or "(empty message)"}
-    content: list[dict[str, Any]] = [{"type": "input_text", "text": text or "(image)"}]
+    blank = "(image)" if turn.images else "(file)"
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": text or blank}]
+    content += [{"type": "input_file", "file_id": file_id} for file_id in file_ids]
     for image in turn.images:
         data = base64.b64encode(image.data).decode()
         url = f"data:{image.mimetype};base64,{data}"
@@ -192,7 +195,8 @@ class ResponsesBackend(ServerSideBackend):
     async def _converse(self, anchor: Anchor, turn: Turn) -> Reply:
         usage: list[Usage] = []
         calls_made: list[ToolCallRecord] = []
-        items: list[dict[str, Any]] = [user_item(turn)]
+        file_ids = await self.upload_documents(turn, "user_data")
+        items: list[dict[str, Any]] = [user_item(turn, file_ids)]
         if anchor.prefix:
             # Strict templates: the seed must not end on the user's side before this turn.
             items = alternate([*anchor.prefix, *items], text_part="input_text")
