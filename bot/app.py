@@ -275,7 +275,7 @@ async def _first(*awaitables: Awaitable[object]) -> None:
 
 async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     from bot.whatsapp.convert import to_incoming
-    from bot.whatsapp.replay import ReplayTransport, parse_event_line
+    from bot.whatsapp.replay import ReplayTransport, parse_replay_line
 
     transport = ReplayTransport(BotIdentity(front.me, front.me_lid), stream=sys.stdout)
     reminders = await _serve(bot, transport)
@@ -291,7 +291,9 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
                     break
                 if not line.strip():
                     continue
-                event = parse_event_line(line)
+                event, media = parse_replay_line(line)
+                if media is not None:
+                    transport.add_media(event.Info.ID, media)
             except ValueError as exc:  # BadLine included: the next line is read as usual
                 bad += 1
                 log.error("replay.bad_line", line=number, error=str(exc))

@@ -245,16 +245,15 @@ class ResponsesBackend(ServerSideBackend):
                 )
             calls = [item for item in response.output if item.type == "function_call"]
             if not calls or self.tools is None:
-                text = response.output_text
                 if response.status == "incomplete":
                     log.warning("responses.incomplete", detail=str(response.incomplete_details))
-                if not text.strip():
+                done = await finish(self.client, response)
+                if not done.text.strip() and not done.media:
                     raise ReplyError(
                         f"no answer (status {response.status})", cause=f"response_{response.status}"
                     )
                 if self.state == "previous_response":
                     await self.store.save_response(turn.chat, response.id)
-                done = await finish(self.client, response)
                 return Reply(
                     text=done.text,
                     media=done.media,
