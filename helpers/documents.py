@@ -22,6 +22,8 @@ DOCUMENT_TYPES = {
 TEXT_TYPES = frozenset(
     {"text/plain", "text/csv", "text/markdown", "application/json", "text/html", "application/xml"}
 )
+#: Spreadsheets: read by code interpreter, not by file search (assistants attachments).
+TABLE_TYPES = frozenset({"text/csv", DOCUMENT_TYPES[".xlsx"]})
 #: Characters of a text document inlined into a chat-mode message.
 INLINE_CHARS = 20_000
 
