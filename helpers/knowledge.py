@@ -142,11 +142,12 @@ class KnowledgeBase:
         """Upload new and changed files (at most ``concurrency`` at once); in input order."""
         store_id = await self.ensure_store()
         known = {f.name: f for f in await self.store.knowledge_files()}
-        gate = asyncio.Semaphore(concurrency)
+        # Reading + uploading hold one slot (so at most `concurrency` files are in memory);
+        # attaching and waiting for ingestion hold another, so the next upload starts at once.
+        gates = (asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency))
 
         async def one(file: Planned) -> Outcome:
-            async with gate:
-                outcome = await self._add_one(file, known.get(file.name), store_id, wait=wait)
+            outcome = await self._add_one(file, known.get(file.name), store_id, wait, gates)
             if progress is not None:
                 progress(outcome)
             return outcome
@@ -154,30 +155,45 @@ class KnowledgeBase:
         return list(await asyncio.gather(*(one(f) for f in files)))
 
     async def _add_one(
-        self, file: Planned, old: KnowledgeFile | None, store_id: str, *, wait: bool
+        self,
+        file: Planned,
+        old: KnowledgeFile | None,
+        store_id: str,
+        wait: bool,
+        gates: tuple[asyncio.Semaphore, asyncio.Semaphore],
     ) -> Outcome:
-        sha, data = await asyncio.to_thread(_digest, file.path)
-        same = old is not None and old.sha256 == sha and old.vector_store_id == store_id
-        if old is not None and same and old.status != "failed":
-            return Outcome(file.name, "unchanged", old.status, old.error)
-        try:
-            uploaded = await self.client.files.create(
-                file=(file.path.name, data), purpose="assistants"
-            )
-            if wait:
-                vs_file: Any = await self.client.vector_stores.files.create_and_poll(
-                    uploaded.id, vector_store_id=store_id, poll_interval_ms=POLL_MS
+        upload_gate, attach_gate = gates
+        async with upload_gate:
+            sha, data = await asyncio.to_thread(_digest, file.path)
+            same = old is not None and old.sha256 == sha and old.vector_store_id == store_id
+            if old is not None and same and old.status != "failed":
+                return Outcome(file.name, "unchanged", old.status, old.error)
+            size = len(data)
+            try:
+                uploaded = await self.client.files.create(
+                    file=(file.path.name, data), purpose="assistants"
                 )
-            else:
-                vs_file = await self.client.vector_stores.files.create(
+            except openai.OpenAIError as exc:
+                log.warning("knowledge.upload_failed", file=file.name, error=str(exc))
+                return Outcome(file.name, "failed", "failed", str(exc))
+            del data
+        async with attach_gate:
+            try:
+                vs_file: Any = await self.client.vector_stores.files.create(
                     vector_store_id=store_id, file_id=uploaded.id
                 )
-        except openai.OpenAIError as exc:
-            log.warning("knowledge.upload_failed", file=file.name, error=str(exc))
-            return Outcome(file.name, "failed", "failed", str(exc))
+                if wait and vs_file.status == "in_progress":
+                    vs_file = await self.client.vector_stores.files.poll(
+                        uploaded.id, vector_store_id=store_id, poll_interval_ms=POLL_MS
+                    )
+            except openai.OpenAIError as exc:
+                log.warning("knowledge.attach_failed", file=file.name, error=str(exc))
+                with contextlib.suppress(openai.OpenAIError):
+                    await self.client.files.delete(uploaded.id)  # no orphan on the server
+                return Outcome(file.name, "failed", "failed", str(exc))
         error = vs_file.last_error.message if vs_file.last_error is not None else None
         record = KnowledgeFile(
-            file.name, sha, uploaded.id, store_id, len(data), str(vs_file.status), error
+            file.name, sha, uploaded.id, store_id, size, str(vs_file.status), error
         )
         await self.store.save_knowledge_file(record)
         if old is not None and old.file_id != uploaded.id:
