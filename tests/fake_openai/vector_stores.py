@@ -71,7 +71,7 @@ def search(core: Core, store_ids: list[str], query: str, limit: int) -> list[dic
 
 def _store(request: web.Request) -> VectorStore:
     store_id = request.match_info["vector_store_id"]
-    store = core_of(request).vector_stores.get(store_id)
+    store: VectorStore | None = core_of(request).vector_stores.get(store_id)
     if store is None:
         raise not_found(f"No vector store found with id '{store_id}'.")
     return store
@@ -94,7 +94,7 @@ def _store_object(core: Core, store: VectorStore) -> dict[str, Any]:
 async def create_store(request: web.Request) -> web.Response:
     """Answer POST /v1/vector_stores (name, metadata, file_ids)."""
     core, body = core_of(request), body_of(request)
-    info = {
+    info: dict[str, Any] = {
         "id": core.new_id("vs_", 32),
         "object": "vector_store",
         "created_at": now(),
