@@ -21,6 +21,7 @@ def with_sources(text: str, sources: Iterable[str]) -> str:
     clean = strip_markers(text)
     if not unique:
         return clean
-    clean = clean.rstrip()
     lines = [f"{n}. {source}" for n, source in enumerate(unique[:SOURCES_SHOWN], 1)]
-    return f"{clean}\n\nSources:\n" + "\n".join(lines)
+    listed = "Sources:\n" + "\n".join(lines)
+    clean = clean.rstrip()
+    return f"{clean}\n\n{listed}" if clean else listed

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from storage.single_bot import single_bot_lock
 from tests import wa_events as wa
+from tests.conftest import ASSISTANT_ID
 from tests.fake_openai import FakeOpenAI, Text, ToolCalls
 from tests.test_replay_e2e import ALICE, ROOT, bot_env, replay
 
@@ -118,3 +120,33 @@ async def test_chat_mode_end_to_end(fake_openai: FakeOpenAI, tmp_path: Path, doc
     last = fake_openai.requests_to("/chat/completions")[-1].json["messages"][-1]["content"]
     data = base64.b64encode(PDF).decode("ascii")
     assert last[1]["file"]["file_data"] == f"data:application/pdf;base64,{data}"
+
+
+async def test_assistants_mode_end_to_end(
+    fake_openai: FakeOpenAI, tmp_path: Path, docs: Path
+) -> None:
+    """The knowledge store reaches the thread and is cited; a PDF is attached for file_search."""
+    assert (await knowledge_cli(fake_openai, tmp_path, "add", str(docs)))[0] == 0
+    lines = [
+        wa.to_json_line(wa.private_text("when does the shop open on mondays?", sender=ALICE)),
+        with_media(wa.document("invoice.pdf", caption="total?", sender=ALICE), PDF),
+    ]
+    env = {"OPENAI_API_MODE": "assistants", "OPENAI_ASSISTANT_ID": ASSISTANT_ID}
+    code, sent, err = await replay(fake_openai, tmp_path, lines, **env)
+    assert code == 0, err
+    assert sent[0]["text"].endswith("Sources:\n\n1. hours.md")
+    assert "【" not in sent[0]["text"]
+    [thread] = fake_openai.assistants_store.threads.values()
+    [pdf_message] = [m for m in thread.messages if m["attachments"]]
+    [attachment] = pdf_message["attachments"]
+    assert attachment["tools"] == [{"type": "file_search"}]
+    assert fake_openai.file_bytes(attachment["file_id"]) == PDF
+
+
+async def test_the_knowledge_command_works_while_a_bot_holds_the_database(
+    fake_openai: FakeOpenAI, tmp_path: Path, docs: Path
+) -> None:
+    """A running bot's lock on the database does not stop `knowledge add` (a separate process)."""
+    with single_bot_lock(tmp_path / "bot.db"):
+        code, out = await knowledge_cli(fake_openai, tmp_path, "add", str(docs))
+    assert code == 0 and "2 added" in out

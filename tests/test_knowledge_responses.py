@@ -91,6 +91,7 @@ def test_sources_are_numbered_distinct_and_markers_are_removed() -> None:
     text = with_sources("Nine【1:2†source】", ["hours.md", "hours.md", "faq.txt"])
     assert text == "Nine\n\nSources:\n1. hours.md\n2. faq.txt"
     assert with_sources("Plain.", []) == "Plain."
+    assert with_sources("", ["https://a.example"]) == "Sources:\n1. https://a.example"
 
 
 async def test_a_knowledge_file_added_by_the_cli_is_found_and_cited(
