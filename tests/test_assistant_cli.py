@@ -90,6 +90,8 @@ async def test_main_creates_an_assistant_while_assistants_mode_has_no_id_yet(
     fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`main.py assistant sync` with OPENAI_API_MODE=assistants and no id: created, exit 0."""
+    # Logging is configured once per process and caches loggers: keep this one's setup.
+    monkeypatch.setattr("bot.cli.CliContext.configure_logging", lambda *a, **k: None)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_MODE", "assistants")

@@ -166,6 +166,8 @@ def test_main_runs_the_knowledge_subcommand_and_refuses_bad_usage_with_2(
     fake: FakeOpenAI, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`main.py knowledge add` works from the command line; a missing action exits 2."""
+    # Logging is configured once per process and caches loggers: keep this one's setup.
+    monkeypatch.setattr("bot.cli.CliContext.configure_logging", lambda *a, **k: None)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
