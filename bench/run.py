@@ -29,7 +29,16 @@ import psutil
 from bench.scenarios.common import ROOT, Metric, ScenarioResult, fmt, machine_info
 
 #: Scenario modules, in the issue's order.
-SCENARIOS = ("overhead", "concurrency", "delivery", "storage", "memory", "startup", "toolcall")
+SCENARIOS = (
+    "overhead",
+    "concurrency",
+    "delivery",
+    "storage",
+    "memory",
+    "startup",
+    "toolcall",
+    "knowledge",
+)
 SIZES = ("full", "quick", "tiny")
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
 

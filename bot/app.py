@@ -100,6 +100,8 @@ async def wire(
             audiences=google.audiences() if google else None,
         )
         backend = build_backend(settings, store, tools)
+        if isinstance(backend, OpenAIBackend):
+            services["knowledge"] = backend.knowledge  # search_knowledge (chat mode)
         transcriber = (
             Transcriber(build_client(settings), settings.openai_transcription_model)
             if settings.openai_transcription_model
@@ -197,6 +199,7 @@ async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
         watch = bot.backend.shutdown_watch(lambda: bot.pipeline.transport, bot.pipeline.clock)
         await watch.check_once()  # the start-up warning and the admins' message, before input
         loops.append(watch.run(check_first=False))
+        loops.append(bot.backend.file_sweeper(bot.pipeline.clock))  # FILE_RETENTION_DAYS
     return asyncio.create_task(_both(*loops), name="reminders") if loops else None
 
 
@@ -316,7 +319,7 @@ async def _first(*awaitables: Awaitable[object]) -> None:
 
 async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
     from bot.whatsapp.convert import to_incoming
-    from bot.whatsapp.replay import ReplayTransport, parse_event_line
+    from bot.whatsapp.replay import ReplayTransport, parse_replay_line
 
     transport = ReplayTransport(BotIdentity(front.me, front.me_lid), stream=sys.stdout)
     reminders = await _serve(bot, transport)
@@ -332,7 +335,9 @@ async def _run_replay(bot: Bot, front: FrontEnd, stop: asyncio.Event) -> int:
                     break
                 if not line.strip():
                     continue
-                event = parse_event_line(line)
+                event, media = parse_replay_line(line)
+                if media is not None:
+                    transport.add_media(event.Info.ID, media)
             except ValueError as exc:  # BadLine included: the next line is read as usual
                 bad += 1
                 log.error("replay.bad_line", line=number, error=str(exc))

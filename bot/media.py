@@ -9,9 +9,10 @@ from typing import Protocol
 import structlog
 
 from bot.errors import BotError
-from bot.messages import IncomingMessage, MessageKind
+from bot.messages import IncomingMessage, MediaInfo, MessageKind
 from bot.transport import Transport
-from helpers.backends.base import TurnImage
+from helpers.backends.base import TurnDocument, TurnImage
+from helpers.documents import document_type, file_name_for
 
 log = structlog.get_logger("bot.media")
 
@@ -33,16 +34,24 @@ class Read:
     text: str
     image: TurnImage | None = None
     transcribed: bool = False
+    document: TurnDocument | None = None
+    #: Why a document was not passed on (too large, unknown type), to tell the person.
+    notice: str | None = None
 
 
 class MediaReader:
     """Downloads a message's media when the model can use it."""
 
     def __init__(
-        self, transport: Callable[[], Transport], transcriber: Transcribes | None = None
+        self,
+        transport: Callable[[], Transport],
+        transcriber: Transcribes | None = None,
+        *,
+        max_document_mb: float = 20.0,
     ) -> None:
         self._transport = transport
         self.transcriber = transcriber
+        self.max_document_mb = max_document_mb
 
     async def read(self, message: IncomingMessage) -> Read:
         """The message's text, plus its picture, or its voice note transcribed."""
@@ -65,7 +74,33 @@ class MediaReader:
                 return Read("")
             log.info("media.transcribed", seconds=media.seconds, chars=len(text))
             return Read(text, transcribed=True)
+        if message.kind == MessageKind.DOCUMENT:
+            return await self._document(message, media)
         return Read(message.text)
+
+    async def _document(self, message: IncomingMessage, media: MediaInfo) -> Read:
+        """A document the model can read, or a notice saying why it is not passed on."""
+        name = media.file_name or "document"
+        mimetype = document_type(media.file_name, media.mimetype)
+        if mimetype is None:
+            log.info("media.document_refused", why="type", mimetype=media.mimetype)
+            return Read(
+                message.text, notice=f"I can't read {name}: that type of file isn't supported."
+            )
+        limit = int(self.max_document_mb * 1024**2)
+        if media.size is not None and media.size > limit:
+            log.info("media.document_refused", why="size", size=media.size)
+            return Read(message.text, notice=too_large(name, self.max_document_mb))
+        data = await self._download(message)
+        if data is None:
+            return Read(
+                message.text, notice=f"I couldn't download {name}. Could you send it again?"
+            )
+        if len(data) > limit:
+            log.info("media.document_refused", why="size", size=len(data))
+            return Read(message.text, notice=too_large(name, self.max_document_mb))
+        file_name = file_name_for(media.file_name, mimetype)
+        return Read(message.text, document=TurnDocument(data, mimetype, file_name))
 
     async def _download(self, message: IncomingMessage) -> bytes | None:
         try:
@@ -73,3 +108,8 @@ class MediaReader:
         except BotError as exc:
             log.warning("media.download_failed", kind=str(message.kind), error=str(exc))
             return None
+
+
+def too_large(name: str, limit_mb: float) -> str:
+    """The notice for a document over MAX_DOCUMENT_MB."""
+    return f"{name} is too large for me to read (the limit is {limit_mb:g} MB)."

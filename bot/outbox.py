@@ -64,6 +64,8 @@ class Outbox:
         parts = self.text_parts(markdown_to_whatsapp(reply.text)) if reply.text.strip() else []
         for media in reply.media:
             caption = markdown_to_whatsapp(media.caption) if media.caption else ""
+            if len(caption) > self.max_chars:  # a caption is one message: cut, never split
+                caption = caption[: self.max_chars - 1].rstrip() + "…"
             parts.append(
                 {
                     "media": {

@@ -33,7 +33,7 @@ from bot.outbox import Outbox, quietly
 from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
-from helpers.backends.base import ReplyBackend, Turn, TurnImage
+from helpers.backends.base import ReplyBackend, Turn, TurnDocument, TurnImage
 from helpers.google.files import RecentFiles
 from storage.store import MessageState, Store, ToolCallRow, UsageRow
 
@@ -110,7 +110,9 @@ class Pipeline:
             transport=lambda: self.transport,
             observer=self.observer,
         )
-        self.media = MediaReader(lambda: self.transport, transcriber)
+        self.media = MediaReader(
+            lambda: self.transport, transcriber, max_document_mb=settings.max_document_mb
+        )
         self.health = health or StorageHealth(self.clock)
         if self.health.notify is None:
             self.health.notify = self._tell_admins
@@ -350,15 +352,17 @@ class Pipeline:
         last = batch[-1]
         for env in batch:
             await quietly(self.transport.mark_read(env.message), "mark_read")
-        turn = await self._turn(batch)
+        turn, notices = await self._turn(batch)
         if junk.too_long(turn.text, self.settings.max_input_chars):
             notice = junk.too_long_notice(self.settings.max_input_chars)
             await self._notice(batch, notice, junk.TOO_LONG)
             log.info("turn.too_long", chars=len(turn.text), limit=self.settings.max_input_chars)
             return
-        if not turn.text.strip() and not turn.images:
+        if not turn.text.strip() and not turn.images and not turn.documents:
             # A voice note, sticker-like media or a file without a caption: nothing to read.
-            await self._notice(batch, UNREADABLE_TEXT, "unreadable")
+            notice = "\n".join(notices) or UNREADABLE_TEXT
+            reason = "document_refused" if notices else "unreadable"
+            await self._notice(batch, notice, reason)
             log.info("turn.unreadable", kind=str(last.message.kind))
             return
         await quietly(self.transport.set_typing(last.message.chat_jid, True), "typing")
@@ -408,11 +412,13 @@ class Pipeline:
             seconds=round(self.clock.monotonic() - started, 3),
         )
 
-    async def _turn(self, batch: list[Envelope]) -> Turn:
+    async def _turn(self, batch: list[Envelope]) -> tuple[Turn, list[str]]:
         last = batch[-1]
         texts: list[str] = []
         images: list[TurnImage] = []
         now = self.clock.now
+        documents: list[TurnDocument] = []
+        notices: list[str] = []
         for env in batch:
             read = await self.media.read(env.message)
             if read.transcribed:  # keep what the voice note said, for the context
@@ -423,9 +429,18 @@ class Pipeline:
                 images.append(read.image)
                 if self.recent_files is not None:
                     self.recent_files.add(env.chat, read.image.data, read.image.mimetype, now())
+            if read.document is not None:
+                documents.append(read.document)
+                if self.recent_files is not None:
+                    doc = read.document
+                    self.recent_files.add(env.chat, doc.data, doc.mimetype, now(), doc.file_name)
+            if read.notice is not None:
+                notices.append(read.notice)
+        if notices and texts:  # the model answers the rest and can say what was not read
+            texts += [f"(Note: {notice})" for notice in notices]
         if self.confirmations is not None and texts:
             texts[:0] = self.confirmations.take_notes(last.chat)
-        return Turn(
+        turn = Turn(
             chat=last.chat,
             chat_jid=last.message.chat_jid,
             sender=last.sender,
@@ -434,7 +449,9 @@ class Pipeline:
             is_group=last.message.is_group,
             message_ids=tuple(e.row_id for e in batch),
             images=tuple(images),
+            documents=tuple(documents),
         )
+        return turn, notices
 
     async def _fail(self, batch: list[Envelope], cause: str) -> None:
         """Tell the user honestly that no answer came, and record the turn as failed."""

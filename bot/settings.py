@@ -49,7 +49,25 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 #: Prefixes of our keys: an unknown key starting with one is probably a typo of ours.
-_OUR_PREFIXES = ("OPENAI_", "WHATSAPP_", "BOT_", "MAX_", "TOOLS_", "GROUP_", "LOG_", "AI_")
+_OUR_PREFIXES = (
+    "OPENAI_",
+    "WHATSAPP_",
+    "BOT_",
+    "MAX_",
+    "TOOLS_",
+    "GROUP_",
+    "LOG_",
+    "AI_",
+    "ADMIN_",
+    "GOOGLE_",
+    "DATABASE_",
+    "RATE_",
+    "DAILY_",
+    "DEBOUNCE_",
+    "HANDOFF_",
+    "FILE_",
+    "USAGE_",
+)
 
 
 def redact_url(value: str) -> str:
@@ -114,6 +132,23 @@ def _group(raw: str) -> str:
 def _module(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", raw):
         raise ValueError(f"{raw!r} is not a dotted module name")
+    return raw
+
+
+#: Hosted tools of the Responses API the bot knows how to use.
+HOSTED_TOOLS = ("web_search", "code_interpreter", "image_generation")
+
+
+def _hosted_tool(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in HOSTED_TOOLS:
+        raise ValueError(f"{raw!r} is not a hosted tool; known: {', '.join(HOSTED_TOOLS)}")
+    return value
+
+
+def _vector_store(raw: str) -> str:
+    if not re.fullmatch(r"vs_[A-Za-z0-9_\-]+", raw):
+        raise ValueError(f"{raw!r} is not a vector store id (like vs_abc123)")
     return raw
 
 
@@ -184,6 +219,13 @@ class Settings(BaseSettings):
     openai_responses_state: Annotated[ResponsesState, Choice] = "auto"
     openai_tools: Annotated[ToolsSupport, Choice] = "auto"
     openai_http_client: Annotated[HttpClient, Choice] = "httpx"
+    # --- knowledge, files and hosted tools (issue 14) ---
+    openai_vector_store_ids: Annotated[tuple[str, ...], BeforeValidator(_csv(_vector_store))] = ()
+    openai_hosted_tools: Annotated[tuple[str, ...], BeforeValidator(_csv(_hosted_tool))] = ()
+    openai_image_model: Text | None = None
+    openai_file_search_max_results: int = Field(5, ge=1, le=50)
+    max_document_mb: float = Field(20.0, gt=0, le=512)
+    file_retention_days: float = Field(7.0, ge=0, le=3650)
     ai_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_conversation_history: int = Field(20, ge=0, le=1000)
     max_concurrent_replies: int = Field(32, ge=1, le=10_000)

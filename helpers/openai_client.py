@@ -81,7 +81,9 @@ def silence_assistants_deprecation() -> None:
     # methods are wrapped twice (around @required_args); their inner warning is attributed
     # to the SDK's own helper module, so that one is matched by its message too.
     warnings.filterwarnings(
-        "ignore", category=DeprecationWarning, module=r"helpers\.backends\.(assistants|common)"
+        "ignore",
+        category=DeprecationWarning,
+        module=r"helpers\.backends\.(assistants|assistant_files|common)|bot\.cli\.assistant",
     )
     warnings.filterwarnings(
         "ignore",

@@ -193,6 +193,42 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        9,
+        "the knowledge base: the bot's vector store and the files in it, by content hash",
+        """
+        CREATE TABLE knowledge_store (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),  -- one store per bot
+            vector_store_id TEXT NOT NULL,
+            created_at      REAL NOT NULL
+        );
+        CREATE TABLE knowledge_files (
+            name            TEXT PRIMARY KEY,   -- the file's name as the operator added it
+            sha256          TEXT NOT NULL,
+            file_id         TEXT NOT NULL,      -- file-... on the server
+            vector_store_id TEXT NOT NULL,
+            bytes           INTEGER NOT NULL,
+            status          TEXT NOT NULL,      -- in_progress | completed | failed | cancelled
+            error           TEXT,
+            added_at        REAL NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        10,
+        "files the bot uploaded for a chat (deleted by /forget and after FILE_RETENTION_DAYS)",
+        """
+        CREATE TABLE chat_files (
+            id          INTEGER PRIMARY KEY,
+            chat        TEXT NOT NULL,
+            file_id     TEXT NOT NULL,
+            purpose     TEXT NOT NULL,
+            created_at  REAL NOT NULL
+        );
+        CREATE INDEX chat_files_chat ON chat_files (chat);
+        CREATE INDEX chat_files_created ON chat_files (created_at);
+        """,
+    ),
+    Migration(
         11,
         "actions waiting for a person's yes (Google tools)",
         """

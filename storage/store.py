@@ -18,6 +18,7 @@ from storage.chats import ChatStateMixin
 from storage.db import Database
 from storage.google_actions import GoogleActionsMixin
 from storage.identities import IdentitiesMixin
+from storage.knowledge import KnowledgeMixin
 from storage.outgoing import OutgoingMixin, Part, encode_parts
 from storage.reminders import RemindersMixin
 from storage.threads import ThreadsMixin
@@ -129,6 +130,7 @@ class Store(
     RemindersMixin,
     OutgoingMixin,
     GoogleActionsMixin,
+    KnowledgeMixin,
 ):
     """Messages, replies, identities, server-side thread ids, usage, tool calls, reminders."""
 

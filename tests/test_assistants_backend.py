@@ -519,7 +519,8 @@ async def test_long_text_is_not_squeezed_into_a_caption(
 async def test_citation_markers_are_removed(
     fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store, stream: str
 ) -> None:
-    """【…†source】 markers go, annotated or not, without leaving double blanks."""
+    """【…†source】 markers go, annotated or not, without leaving double blanks; the cited
+    file is named in the Sources list."""
     fake_openai.script(
         Text(
             "Tea is from China【4:0†tea.txt】. See 【7:1†notes】 for more.",
@@ -527,7 +528,7 @@ async def test_citation_markers_are_removed(
         )
     )
     reply = await make_backend(store, OPENAI_STREAM=stream).reply(turn("where is tea from?"))
-    assert reply.text == "Tea is from China. See for more."
+    assert reply.text == "Tea is from China. See for more.\n\nSources:\n1. source.txt"
 
 
 async def test_images_in_the_turn_are_uploaded_as_image_files(

@@ -8,11 +8,15 @@ line on the output stream::
     {"to": ..., "text": "<caption>", "quoted_id": ...,
      "media": {"kind": "image" | "audio" | "document", "mimetype": "...", "bytes": N}}
 
-Typing indicators and read receipts write nothing; there is no media to download.
+Typing indicators and read receipts write nothing. An input line may carry the bytes of its
+media as an extra top-level key ``"mediaBase64"`` (so a document or a photo can be fed end to
+end); without it a download fails, as for any recorded event.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import sys
 from typing import Any, TextIO
@@ -34,6 +38,22 @@ def parse_event_line(line: str) -> MessageEv:
         raise ValueError(f"not a MessageEv JSON line: {exc}") from exc
 
 
+def parse_replay_line(line: str) -> tuple[MessageEv, bytes | None]:
+    """Parse one replay input line: the ``MessageEv`` and the media bytes it carries, if any."""
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        return parse_event_line(line), None  # parse_event_line says what is wrong
+    if not isinstance(raw, dict) or "mediaBase64" not in raw:
+        return parse_event_line(line), None
+    encoded = raw.pop("mediaBase64")
+    try:
+        media = base64.b64decode(str(encoded), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"mediaBase64 is not base64: {exc}") from exc
+    return parse_event_line(json.dumps(raw)), media
+
+
 class ReplayTransport:
     """A ``Transport`` that writes each outgoing message as one JSON line (stdout by default)."""
 
@@ -44,6 +64,11 @@ class ReplayTransport:
         self._out = stream if stream is not None else sys.stdout
         self._id_prefix = id_prefix
         self._sent = 0
+        self._media: dict[str, bytes] = {}
+
+    def add_media(self, message_id: str, data: bytes) -> None:
+        """Make ``data`` the media of message ``message_id`` (from its input line)."""
+        self._media[message_id] = data
 
     @property
     def identity(self) -> BotIdentity:
@@ -59,6 +84,8 @@ class ReplayTransport:
     ) -> str:
         """Write the caption as ``text`` plus a ``media`` summary (kind, mimetype, size)."""
         summary = {"kind": media.kind, "mimetype": media.mimetype, "bytes": len(media.data)}
+        if media.file_name:
+            summary["file_name"] = media.file_name
         line = {"to": to, "text": media.caption, "quoted_id": _quoted_id(quoted), "media": summary}
         return self._write(line)
 
@@ -69,8 +96,11 @@ class ReplayTransport:
         """Nothing to acknowledge in a replay."""
 
     async def download(self, message: IncomingMessage) -> bytes:
-        """Always fails: recorded events carry no media bytes."""
-        raise TransportError(f"replay has no media to download (message {message.id})")
+        """The bytes its input line carried; fails for a line without ``mediaBase64``."""
+        data = self._media.pop(message.id, None)
+        if data is None:
+            raise TransportError(f"replay has no media to download (message {message.id})")
+        return data
 
     def _write(self, line: dict[str, Any]) -> str:
         """Write one JSON line, flush, and return the next generated id."""

@@ -23,11 +23,13 @@ import structlog
 
 from bot.errors import ReplyError, StartupError
 from bot.messages import OutgoingMedia
+from helpers.backends.assistant_files import AssistantsFilesMixin, assistant_stores
 from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
 from helpers.backends.common import attributed
 from helpers.backends.errors import translate
 from helpers.backends.server_side import ServerSideBackend, vanished
+from helpers.citations import with_sources
 from helpers.openai_client import OPENAI_DEFAULT_BASE_URL
 from helpers.tools.box import records
 from helpers.tools.registry import ToolCall, refuse_all
@@ -59,7 +61,7 @@ def clean_text(value: str, annotations: list[Any]) -> str:
     return re.sub(r"[ \t]+\n", "\n", value).strip()
 
 
-class AssistantsBackend(ServerSideBackend):
+class AssistantsBackend(AssistantsFilesMixin, ServerSideBackend):
     """Answers turns by running an assistant on the chat's thread."""
 
     mode = "assistants"
@@ -70,6 +72,9 @@ class AssistantsBackend(ServerSideBackend):
         #: The assistant's own hosted tools (code interpreter, file search), kept in overrides;
         #: None until the assistant was fetched (by the preflight, else by the first run).
         self._hosted_tools: list[dict[str, Any]] | None = None
+        #: The assistant's own knowledge stores (None until fetched); threads given ours.
+        self._assistant_stores: list[str] | None = None
+        self._attached: set[str] = set()
 
     # --- start-up ------------------------------------------------------------------------
 
@@ -101,6 +106,7 @@ class AssistantsBackend(ServerSideBackend):
             ) from None
         await self.check_models(assistant.model)
         self._hosted_tools = hosted_tools(assistant)
+        self._assistant_stores = assistant_stores(assistant)
         log.info(
             "assistants.ready", assistant=self.assistant_id, hosted_tools=len(self._hosted_tools)
         )
@@ -147,13 +153,15 @@ class AssistantsBackend(ServerSideBackend):
         try:
             state.thread_id = await self.remote_id(turn)
             content = await self._content(turn)
+            attachments = await self._attachments(turn, state)
             try:
-                await self._add_message(state.thread_id, content)
+                await self._add_message(state.thread_id, content, attachments)
             except openai.NotFoundError as exc:
                 if not vanished(exc, state.thread_id):
                     raise
                 state.thread_id = await self.replace_remote(turn, state.thread_id)
-                await self._add_message(state.thread_id, content)
+                await self._add_message(state.thread_id, content, attachments)
+            await self._attach_knowledge(state)
             async with asyncio.timeout(self.settings.openai_run_timeout_seconds):
                 return await self._run(state, turn)
         except TimeoutError:
@@ -182,13 +190,20 @@ class AssistantsBackend(ServerSideBackend):
             parts.append({"type": "image_file", "image_file": {"file_id": uploaded.id}})
         return parts
 
-    async def _add_message(self, thread_id: str, content: str | list[dict[str, Any]]) -> None:
+    async def _add_message(
+        self,
+        thread_id: str,
+        content: str | list[dict[str, Any]],
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"attachments": attachments} if attachments else {}
         for attempt in range(2):
             try:
                 await self.client.beta.threads.messages.create(
                     thread_id,
                     role="user",
                     content=content,  # type: ignore[arg-type]
+                    **extra,
                 )
                 return
             except openai.BadRequestError as exc:
@@ -226,7 +241,7 @@ class AssistantsBackend(ServerSideBackend):
         except Exception as exc:
             log.warning("assistants.cancel_failed", run=run_id, error=str(exc))
 
-    async def _run_options(self, turn: Turn) -> dict[str, Any]:
+    async def _run_options(self, turn: Turn, needs: set[str] | None = None) -> dict[str, Any]:
         options: dict[str, Any] = {
             "assistant_id": self.assistant_id,
             # Added to the assistant's own instructions, not replacing them: the bot's prompt
@@ -235,13 +250,16 @@ class AssistantsBackend(ServerSideBackend):
         }
         if self.settings.openai_model:
             options["model"] = self.settings.openai_model
-        if self.tools is not None and len(self.tools):
+        functions = self.tools is not None and len(self.tools) > 0
+        if functions or needs:
             if self._hosted_tools is None:
                 # An override replaces the assistant's tools: keep its hosted ones in it.
                 assistant = await self.client.beta.assistants.retrieve(self.assistant_id)
                 self._hosted_tools = hosted_tools(assistant)
-            offered = await self.tools.offered("assistants", turn)  # per sender
-            options["tools"] = [*self._hosted_tools, *offered]
+            have = {tool["type"] for tool in self._hosted_tools}
+            extra = [{"type": name} for name in sorted(needs or ()) if name not in have]
+            offered = await self.tools.offered("assistants", turn) if self.tools else []
+            options["tools"] = [*self._hosted_tools, *extra, *offered]
         if self.settings.openai_max_completion_tokens:
             options["max_completion_tokens"] = self.settings.openai_max_completion_tokens
         return options
@@ -289,7 +307,7 @@ class AssistantsBackend(ServerSideBackend):
         return Reply(text=text, media=tuple(media), usage=usage, tool_calls=tuple(calls_made))
 
     async def _start_run(self, state: _RunState, turn: Turn) -> Any:
-        options = await self._run_options(turn)
+        options = await self._run_options(turn, state.needs)
         if not self.settings.openai_stream:
             run = await self.client.beta.threads.runs.create(state.thread_id, **options)
             state.run_id = run.id
@@ -352,6 +370,7 @@ class AssistantsBackend(ServerSideBackend):
         """All assistant text of the run, in order, and its images (text as caption)."""
         texts: list[str] = []
         media: list[OutgoingMedia] = []
+        cited: list[str] = []
         for message in messages:
             if message.role != "assistant":
                 continue
@@ -360,10 +379,15 @@ class AssistantsBackend(ServerSideBackend):
                     cleaned = clean_text(part.text.value, list(part.text.annotations))
                     if cleaned:
                         texts.append(cleaned)
+                    cited += [
+                        note.file_citation.file_id
+                        for note in part.text.annotations
+                        if note.type == "file_citation"
+                    ]
                 elif part.type == "image_file":
                     content = await self.client.files.content(part.image_file.file_id)
                     media.append(OutgoingMedia("image", content.content, "image/png"))
-        text = "\n\n".join(texts)
+        text = with_sources("\n\n".join(texts), await self._file_names(cited))
         if media and text and len(text) <= MAX_CAPTION:
             media[0] = OutgoingMedia("image", media[0].data, "image/png", caption=text)
             text = ""
@@ -382,3 +406,5 @@ class _RunState:
     thread_id: str = ""
     run_id: str | None = None
     messages: list[Any] = field(default_factory=list)
+    #: Hosted tools this turn needs in the run (knowledge, attachments).
+    needs: set[str] = field(default_factory=set)

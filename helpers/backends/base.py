@@ -21,6 +21,15 @@ class TurnImage:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnDocument:
+    """A document the user sent in this turn (PDF, DOCX, CSV...), its type already checked."""
+
+    data: bytes = field(repr=False)
+    mimetype: str
+    file_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One user turn: what the person said (one or more debounced messages) and who said it."""
 
@@ -33,6 +42,7 @@ class Turn:
     #: Storage row ids of the incoming messages this turn answers, in order.
     message_ids: tuple[int, ...] = ()
     images: tuple[TurnImage, ...] = ()
+    documents: tuple[TurnDocument, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

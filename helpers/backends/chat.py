@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from typing import Any
 
@@ -13,27 +14,48 @@ from openai.types.chat import ChatCompletion
 
 from bot.errors import ReplyError
 from bot.settings import Settings
-from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
+from helpers.backends.base import Reply, ToolCallRecord, Turn, TurnDocument, Usage
 from helpers.backends.common import OpenAIBackend, alternate, attributed
 from helpers.backends.errors import server_words, translate
+from helpers.citations import with_sources
+from helpers.documents import INLINE_CHARS, TEXT_TYPES
 from helpers.openai_client import is_openai, is_openai_or_azure, prompt_cache_key
 from helpers.tools.box import records
-from helpers.tools.registry import ToolCall
+from helpers.tools.registry import ToolCall, ToolResult
 from storage.store import ContextEntry
 
 log = structlog.get_logger("helpers.backends.chat")
 
 
 def user_content(turn: Turn) -> str | list[dict[str, Any]]:
-    """The user message of ``turn``: text (attributed in groups), plus any images."""
+    """The user message of ``turn``: text (attributed in groups), plus images and documents."""
     text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
-    if not turn.images:
+    if not turn.images and not turn.documents:
         return text
-    parts: list[dict[str, Any]] = [{"type": "text", "text": text or "(image)"}]
+    blank = "(image)" if turn.images else "(file)"
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text or blank}]
     for image in turn.images:
         url = f"data:{image.mimetype};base64,{base64.b64encode(image.data).decode()}"
         parts.append({"type": "image_url", "image_url": {"url": url}})
+    parts += [document_part(document) for document in turn.documents]
     return parts
+
+
+def document_part(document: TurnDocument) -> dict[str, Any]:
+    """A document as Chat Completions reads it: a PDF as a ``file`` part, text inlined,
+    anything else as a plain note that it cannot be read in this mode."""
+    if document.mimetype == "application/pdf":
+        data = base64.b64encode(document.data).decode()
+        file = {"filename": document.file_name, "file_data": f"data:application/pdf;base64,{data}"}
+        return {"type": "file", "file": file}
+    if document.mimetype in TEXT_TYPES:
+        body = document.data.decode("utf-8", "replace")[:INLINE_CHARS]
+        return {"type": "text", "text": f"[File {document.file_name}]\n{body}"}
+    note = (
+        f"[The person sent the file {document.file_name}, which cannot be read in this mode: "
+        "tell them so and ask for a PDF or the text.]"
+    )
+    return {"type": "text", "text": note}
 
 
 def history_messages(history: list[ContextEntry], *, is_group: bool) -> list[dict[str, Any]]:
@@ -94,6 +116,17 @@ def arguments_text(arguments: object) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
+def knowledge_sources(results: list[ToolResult]) -> list[str]:
+    """The file names ``search_knowledge`` returned this round (the answer's sources)."""
+    names: list[str] = []
+    for result in results:
+        if result.name != "search_knowledge" or not result.ok:
+            continue
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            names += [str(hit["file"]) for hit in json.loads(result.output)["results"]]
+    return names
+
+
 def cached_tokens(usage: Any) -> int:
     """Prompt tokens served from the prompt cache, when the server says."""
     details = getattr(usage, "prompt_tokens_details", None)
@@ -121,6 +154,12 @@ class ChatBackend(OpenAIBackend):
         if self.tools is None or not len(self.tools) or self.settings.openai_tools == "off":
             return False
         return self.settings.openai_model not in self.tools_refused
+
+    async def _idle_tools(self) -> set[str]:
+        """Tools with nothing to work on: ``search_knowledge`` while the knowledge is empty."""
+        if self.tools is None or "search_knowledge" not in self.tools.registry:
+            return set()
+        return set() if await self.knowledge.store_ids() else {"search_knowledge"}
 
     async def _post(self, body: dict[str, Any], *, first: bool) -> ChatCompletion:
         """POST the body; on a turn's first request, adapt once each to a refused output
@@ -181,11 +220,14 @@ class ChatBackend(OpenAIBackend):
     async def _complete(self, messages: list[dict[str, Any]], turn: Turn) -> Reply:
         usage: list[Usage] = []
         calls_made: list[ToolCallRecord] = []
+        sources: list[str] = []
         rounds = self.tools.max_rounds if self.tools else 0
         extra: dict[str, Any] = {}
-        offered = await self.tools.offered("chat", turn) if self.tools is not None else []
-        if self._send_tools() and offered:
-            extra["tools"] = offered  # per sender
+        if self._send_tools() and self.tools is not None:
+            idle = await self._idle_tools()
+            offered = await self.tools.offered("chat", turn, exclude=idle)  # per sender
+            if offered:
+                extra["tools"] = offered
         if self.settings.openai_max_completion_tokens:
             extra[self.limit_param] = self.settings.openai_max_completion_tokens
         if self.on_openai:
@@ -215,6 +257,7 @@ class ChatBackend(OpenAIBackend):
                 text = message.content or message.refusal or ""
                 if not text.strip():
                     raise ReplyError("OpenAI returned an empty answer", cause="empty")
+                text = with_sources(text, sources)
                 return Reply(text=text, usage=tuple(usage), tool_calls=tuple(calls_made))
             messages.append(
                 {
@@ -241,6 +284,7 @@ class ChatBackend(OpenAIBackend):
                 turn,
             )
             calls_made += records(results)
+            sources += knowledge_sources(results)
             messages += [
                 {"role": "tool", "tool_call_id": r.call_id, "content": r.output} for r in results
             ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 import openai
@@ -12,7 +13,10 @@ from openai import AsyncOpenAI
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.transport import Transport
+from helpers.backends.base import Turn
+from helpers.backends.chat_files import forget_files, sweep_forever, upload_documents
 from helpers.backends.models import ShutdownWatch, check_at_start, models_in_use
+from helpers.knowledge import KnowledgeBase
 from helpers.openai_client import OPENAI_DEFAULT_BASE_URL, is_openai, is_openai_or_azure
 from helpers.tools.box import ToolBox
 from storage.store import Store
@@ -91,6 +95,7 @@ class OpenAIBackend:
         self.store = store
         self.settings = settings
         self.tools = tools
+        self.knowledge = KnowledgeBase(client, store, settings)
 
     @property
     def base_url(self) -> str:
@@ -132,8 +137,27 @@ class OpenAIBackend:
         await self.store.end_response_chain(chat)
 
     async def forget(self, chat: str) -> None:
-        """Delete every thread / conversation ever made for ``chat``, in any mode."""
+        """Delete every thread / conversation ever made for ``chat``, in any mode, and the
+        files uploaded for it."""
         await delete_remote_contexts(self.client, self.store, chat)
+        await forget_files(self.client, self.store, chat)
+
+    async def upload_documents(self, turn: Turn, purpose: str) -> list[str]:
+        """Upload the turn's documents for its chat; their file ids, in order."""
+        if not turn.documents:
+            return []
+        return await upload_documents(
+            self.client,
+            self.store,
+            turn.chat,
+            turn.documents,
+            purpose=purpose,
+            now=datetime.now(UTC),
+        )
+
+    def file_sweeper(self, clock: Clock) -> Coroutine[Any, Any, None]:
+        """The loop deleting chat files past FILE_RETENTION_DAYS, to run while the bot serves."""
+        return sweep_forever(self.client, self.store, clock, self.settings.file_retention_days)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

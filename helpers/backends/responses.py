@@ -18,6 +18,7 @@ import base64
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from helpers.backends.base import Reply, ToolCallRecord, Turn, Usage
 from helpers.backends.chat import system_prompt
 from helpers.backends.common import alternate, attributed
 from helpers.backends.errors import server_words, translate
+from helpers.backends.hosted import finish, hosted_calls, hosted_tools
 from helpers.backends.server_side import SEED_LIMIT, ServerSideBackend, vanished
 from helpers.openai_client import is_openai, prompt_cache_key
 from helpers.tools.box import records
@@ -46,12 +48,14 @@ MAX_UNANSWERED = 32
 INTERRUPTED_OUTPUT = json.dumps({"error": "interrupted: this tool result was lost"})
 
 
-def user_item(turn: Turn) -> dict[str, Any]:
-    """The turn's user message as a Responses input item (text and any images)."""
+def user_item(turn: Turn, file_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """The turn's user message as a Responses input item (text, images, uploaded files)."""
     text = attributed(turn.text, turn.sender_name, is_group=turn.is_group)
-    if not turn.images:
+    if not turn.images and not file_ids:
         return {"type": "message", "role": "user", "content": text or "(empty message)"}
-    content: list[dict[str, Any]] = [{"type": "input_text", "text": text or "(image)"}]
+    blank = "(image)" if turn.images else "(file)"
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": text or blank}]
+    content += [{"type": "input_file", "file_id": file_id} for file_id in file_ids]
     for image in turn.images:
         data = base64.b64encode(image.data).decode()
         url = f"data:{image.mimetype};base64,{data}"
@@ -191,7 +195,8 @@ class ResponsesBackend(ServerSideBackend):
     async def _converse(self, anchor: Anchor, turn: Turn) -> Reply:
         usage: list[Usage] = []
         calls_made: list[ToolCallRecord] = []
-        items: list[dict[str, Any]] = [user_item(turn)]
+        file_ids = await self.upload_documents(turn, "user_data")
+        items: list[dict[str, Any]] = [user_item(turn, file_ids)]
         if anchor.prefix:
             # Strict templates: the seed must not end on the user's side before this turn.
             items = alternate([*anchor.prefix, *items], text_part="input_text")
@@ -240,20 +245,26 @@ class ResponsesBackend(ServerSideBackend):
                 )
             calls = [item for item in response.output if item.type == "function_call"]
             if not calls or self.tools is None:
-                text = response.output_text
                 if response.status == "incomplete":
                     log.warning("responses.incomplete", detail=str(response.incomplete_details))
-                if not text.strip():
+                done = await finish(self.client, response)
+                if not done.text.strip() and not done.media:
                     raise ReplyError(
                         f"no answer (status {response.status})", cause=f"response_{response.status}"
                     )
                 if self.state == "previous_response":
                     await self.store.save_response(turn.chat, response.id)
-                return Reply(text=text, usage=tuple(usage), tool_calls=tuple(calls_made))
+                return Reply(
+                    text=done.text,
+                    media=done.media,
+                    usage=tuple(usage),
+                    tool_calls=(*calls_made, *done.calls),
+                )
             results = await self.tools.run(
                 [ToolCall(c.call_id, c.name, c.arguments) for c in calls], turn
             )
             calls_made += records(results)
+            calls_made += hosted_calls(response)
             outputs = [
                 {"type": "function_call_output", "call_id": r.call_id, "output": r.output}
                 for r in results
@@ -283,8 +294,10 @@ class ResponsesBackend(ServerSideBackend):
         }
         if self.on_openai:
             options["prompt_cache_key"] = prompt_cache_key(turn.chat)
-        if self.tools is not None and (offered := await self.tools.offered("responses", turn)):
-            options["tools"] = offered  # per sender
+        tools = await self.tools.offered("responses", turn) if self.tools is not None else []
+        tools += hosted_tools(self.settings, await self.knowledge.store_ids())
+        if tools:
+            options["tools"] = tools  # function tools per sender, then hosted ones
             if last:
                 options["tool_choice"] = "none"
         if self.settings.openai_max_completion_tokens:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from bot.clock import Clock
@@ -42,13 +42,17 @@ class ToolBox:
     def __len__(self) -> int:
         return len(self.registry)
 
-    def definitions(self, api: Api) -> list[dict[str, Any]]:
-        """The tool definitions in the shape ``api`` expects."""
+    def definitions(self, api: Api, *, exclude: Collection[str] = ()) -> list[dict[str, Any]]:
+        """The tool definitions in the shape ``api`` expects, minus the ``exclude`` names."""
         if api == "chat":
-            return self.registry.for_chat_completions()
-        if api == "responses":
-            return self.registry.for_responses()
-        return self.registry.for_assistants()
+            defs = self.registry.for_chat_completions()
+        elif api == "responses":
+            defs = self.registry.for_responses()
+        else:
+            defs = self.registry.for_assistants()
+        if not exclude:
+            return defs
+        return [d for d in defs if d.get("name", d.get("function", {}).get("name")) not in exclude]
 
     async def hidden(self, turn: Turn) -> set[str]:
         """Names of the tools that do not exist for ``turn``'s sender."""
@@ -61,10 +65,12 @@ class ToolBox:
                 hidden.add(name)
         return hidden
 
-    async def offered(self, api: Api, turn: Turn) -> list[dict[str, Any]]:
-        """The definitions for ``api`` of the tools ``turn``'s sender may use."""
+    async def offered(
+        self, api: Api, turn: Turn, *, exclude: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The definitions for ``api`` of the tools ``turn``'s sender may use, minus ``exclude``."""
         hidden = await self.hidden(turn) if self.audiences else set()
-        return [d for d in self.definitions(api) if _name(d) not in hidden]
+        return [d for d in self.definitions(api, exclude=exclude) if _name(d) not in hidden]
 
     def context(self, turn: Turn) -> ToolContext:
         """The context a tool runs in: the turn's chat and sender, never the model's say-so."""

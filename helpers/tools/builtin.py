@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.errors import ConfigError
 from bot.settings import Settings
 from helpers.tools.clock_tool import current_datetime
+from helpers.tools.knowledge_tool import search_knowledge
 from helpers.tools.plugins import load_plugins
 from helpers.tools.registry import ToolRegistry
 from helpers.tools.reminders_tool import cancel_reminder, list_reminders, set_reminder
@@ -24,6 +25,9 @@ def build_registry(settings: Settings) -> ToolRegistry:
         from helpers.google import google_tools
 
         registry.extend(google_tools(settings.google_tools))
+    if settings.openai_api_mode == "chat":
+        # The other modes search the knowledge base with the hosted file_search tool.
+        registry.add(search_knowledge)
     problems: dict[str, str] = {}
     try:
         plugins = load_plugins(settings.tools_modules)

@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--context-window", type=int, default=None, help="tokens (words)")
     parser.add_argument("--validate", action="store_true", help="check bodies against the spec")
+    parser.add_argument("--upload-latency", type=float, default=0.0, help="seconds per POST /files")
     return parser.parse_args(argv)
 
 
@@ -43,6 +44,7 @@ async def serve(args: argparse.Namespace) -> None:
         context_window=args.context_window,
         validate=args.validate,
     )
+    fake.profile(upload_latency=args.upload_latency)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

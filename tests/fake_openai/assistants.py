@@ -34,6 +34,8 @@ class RunControl:
     waiters: list[tuple[frozenset[str], asyncio.Future[dict[str, Any]]]] = field(
         default_factory=list
     )
+    #: Vector stores file_search reads in this run (the thread's and the assistant's).
+    vector_store_ids: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -209,6 +211,38 @@ async def create_assistant(request: web.Request) -> web.Response:
     return reply(request, assistant, "AssistantObject")
 
 
+_ASSISTANT_FIELDS = ("name", "description", "model", "instructions", "tools", "tool_resources")
+
+
+async def modify_assistant(request: web.Request) -> web.Response:
+    """Answer POST /v1/assistants/{assistant_id}: the given fields replace the stored ones."""
+    assistant = store_of(request).assistant(request.match_info["assistant_id"])
+    body = body_of(request)
+    for name in (*_ASSISTANT_FIELDS, "metadata"):
+        if name in body:
+            assistant[name] = body[name] if body[name] is not None else assistant[name]
+    return reply(request, assistant, "AssistantObject")
+
+
+async def modify_thread(request: web.Request) -> web.Response:
+    """Answer POST /v1/threads/{thread_id} (tool_resources, metadata)."""
+    state = store_of(request).thread(request.match_info["thread_id"])
+    body = body_of(request)
+    for name in ("tool_resources", "metadata"):
+        if body.get(name) is not None:
+            state.thread[name] = body[name]
+    return reply(request, state.thread, "ThreadObject")
+
+
+def file_search_stores(thread: dict[str, Any], assistant: dict[str, Any]) -> list[str]:
+    """The vector stores a run's file_search reads: the thread's, then the assistant's."""
+    ids: list[str] = []
+    for owner in (thread, assistant):
+        resources = owner.get("tool_resources") or {}
+        ids += list((resources.get("file_search") or {}).get("vector_store_ids") or [])
+    return list(dict.fromkeys(ids))
+
+
 async def retrieve_assistant(request: web.Request) -> web.Response:
     """Answer GET /v1/assistants/{assistant_id}."""
     assistant = store_of(request).assistant(request.match_info["assistant_id"])
@@ -291,8 +325,10 @@ def add_routes(app: web.Application, store: AssistantsStore) -> None:
     app[STORE_KEY] = store
     app.router.add_post("/v1/assistants", create_assistant)
     app.router.add_get("/v1/assistants/{assistant_id}", retrieve_assistant)
+    app.router.add_post("/v1/assistants/{assistant_id}", modify_assistant)
     app.router.add_post("/v1/threads", create_thread)
     app.router.add_get("/v1/threads/{thread_id}", retrieve_thread)
+    app.router.add_post("/v1/threads/{thread_id}", modify_thread)
     app.router.add_delete("/v1/threads/{thread_id}", delete_thread)
     app.router.add_post("/v1/threads/{thread_id}/messages", create_message)
     app.router.add_get("/v1/threads/{thread_id}/messages", list_messages)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .script import Fail
 from .state import StoredFile
+from .vector_stores import slow_upload
 from .wire import ApiError, body_of, core_of, files_of, missing, not_found, reply
 
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -37,6 +38,7 @@ async def upload_file(request: web.Request) -> web.Response:
             param="purpose",
         )
     filename, _, data = files["file"]
+    await slow_upload(core_of(request))
     info = core_of(request).store_file(data, filename or "upload", str(purpose))
     return reply(request, info, "OpenAIFile")
 

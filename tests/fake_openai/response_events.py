@@ -39,8 +39,10 @@ async def stream_response(request: web.Request, turn: ResponseTurn) -> web.Strea
     for index, item in enumerate(output):
         if item["type"] == "message":
             await _stream_message(send, index, item)
-        else:
+        elif item["type"] == "function_call":
             await _stream_function_call(send, index, item)
+        else:
+            await _stream_hosted_call(send, index, item)
     final = turn.response(status, output)
     turn.commit(final)
     await send({"type": _FINAL_EVENT[status], "response": final})
@@ -54,7 +56,7 @@ async def _stream_message(send: Send, index: int, item: dict[str, Any]) -> None:
     where = {"item_id": item["id"], "output_index": index}
     for content_index, part in enumerate(item["content"]):
         at = dict(where, content_index=content_index)
-        empty = dict(part, text="")
+        empty = dict(part, text="", annotations=[])
         await send({"type": "response.content_part.added", **at, "part": empty})
         for piece in split_deltas(part["text"]):
             await send({"type": "response.output_text.delta", **at, "delta": piece, "logprobs": []})
@@ -83,4 +85,10 @@ async def _stream_function_call(send: Send, index: int, item: dict[str, Any]) ->
             "arguments": arguments,
         }
     )
+    await send({"type": "response.output_item.done", "output_index": index, "item": item})
+
+
+async def _stream_hosted_call(send: Send, index: int, item: dict[str, Any]) -> None:
+    """Emit a hosted tool's call (file search, web search...): item added, then done."""
+    await send({"type": "response.output_item.added", "output_index": index, "item": item})
     await send({"type": "response.output_item.done", "output_index": index, "item": item})

@@ -15,6 +15,7 @@ from .conversations import (
     normalize_items,
     store_of,
 )
+from .hosted import hosted_output
 from .profiles import check_chaining
 from .response_events import stream_response
 from .script import Fail, ModelCall, RunEnds, Step, Text, ToolCalls, count_tokens, echo_reply
@@ -52,6 +53,16 @@ def _check_tool_outputs(history: list[dict[str, Any]], new: list[dict[str, Any]]
     for call_id in calls:
         if call_id not in answered:
             raise bad_request(f"No tool output found for function call {call_id}.", param="input")
+
+
+def _check_input_files(core: Core, items: list[dict[str, Any]]) -> None:
+    """An `input_file` by `file_id` must name an uploaded file, as on OpenAI."""
+    for item in items:
+        parts = item.get("content") if item["type"] == "message" else None
+        for part in parts if isinstance(parts, list) else []:
+            file_id = part.get("file_id") if isinstance(part, dict) else None
+            if file_id and part.get("type") == "input_file" and file_id not in core.files:
+                raise bad_request(f"File {file_id} not found.", param="input")
 
 
 def _fit(
@@ -106,6 +117,7 @@ class ResponseTurn:
                 raise not_found(f"Previous response with id '{previous}' not found.")
             history = list(store.responses[previous].items)
         self.new_items = normalize_items(core, body.get("input"))
+        _check_input_files(core, self.new_items)
         _check_tool_outputs(history, self.new_items)
         self.history = history
         self.step: Step | None = None
@@ -138,7 +150,12 @@ class ResponseTurn:
         if step is None:
             step = Text(echo_reply(self.context))
         if isinstance(step, Text):
-            return "completed", [self._message(step.text, "completed")]
+            hosted = [t for t in self.tools if t.get("type") != "function"]
+            if not hosted:
+                return "completed", [self._message(step.text, "completed")]
+            query = next((text for role, text in reversed(self.context) if role == "user"), "")
+            items, notes, text = hosted_output(self.core, hosted, step, query)
+            return "completed", [*items, self._message(text, "completed", notes)]
         if isinstance(step, ToolCalls):
             return "completed", [
                 {
@@ -157,8 +174,10 @@ class ResponseTurn:
             return "failed", []
         raise ApiError(500, f"fake_openai: {step!r} has no Responses equivalent")
 
-    def _message(self, text: str, status: str) -> dict[str, Any]:
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    def _message(
+        self, text: str, status: str, notes: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        part = {"type": "output_text", "text": text, "annotations": notes or [], "logprobs": []}
         return {
             "id": self.core.new_id("msg_", 48),
             "type": "message",

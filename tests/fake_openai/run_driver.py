@@ -20,6 +20,7 @@ from .script import (
     split_deltas,
 )
 from .state import Core, now
+from .vector_stores import search
 
 _LOG = logging.getLogger(__name__)
 _DEFAULT_LAST_ERROR = {"code": "server_error", "message": "Sorry, something went wrong."}
@@ -104,6 +105,8 @@ class RunDriver:
             await self.core.think(step)
         if step is None:
             step = Text(echo_reply(context))
+        if isinstance(step, Text) and not step.citations and self.control.vector_store_ids:
+            step = self._searched(step, context)
         if isinstance(step, Text):
             self._write_message(step)
             self._end(None)
@@ -213,6 +216,16 @@ class RunDriver:
         tokens = count_tokens(reply.text)
         self.usage["completion_tokens"] += tokens
         self._complete_step(step, tokens)
+
+    def _searched(self, step: Text, context: tuple[tuple[str, str], ...]) -> Text:
+        """``step`` citing, with 【n:0†source】 markers, each file file_search found."""
+        query = next((text for role, text in reversed(context) if role == "user"), "")
+        hits = search(self.core, self.control.vector_store_ids, query, 5)
+        files = list(dict.fromkeys(hit["file_id"] for hit in hits))
+        markers = [f"【{n}:0†source】" for n in range(len(files))]
+        text = step.text + "".join(markers)
+        citations = [Citation(m, file_id) for m, file_id in zip(markers, files, strict=True)]
+        return Text(text, citations, step.images, step.delay)
 
     def _annotation(self, text: str, citation: Citation) -> dict[str, Any]:
         start = text.index(citation.marker)

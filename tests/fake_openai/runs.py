@@ -12,6 +12,7 @@ from .assistants import (
     Event,
     RunControl,
     ThreadState,
+    file_search_stores,
     make_message,
     store_of,
 )
@@ -176,6 +177,8 @@ async def create_run(request: web.Request) -> web.StreamResponse:
         state.messages.append(make_message(core, thread_id, params, param))
     run = build_run(core, thread_id, assistant, body)
     control, queue = start_run(core, state, run, step, listen=bool(body.get("stream")))
+    if any(t.get("type") == "file_search" for t in run["tools"]):
+        control.vector_store_ids = file_search_stores(state.thread, assistant)
     if queue is not None:
         return await _pipe(request, control, queue)
     return reply(request, run, "RunObject")

@@ -24,17 +24,26 @@ class Citation:
 
 @dataclass(frozen=True)
 class Text:
-    """A plain reply; Assistants also get its citations and images (as `image_file` parts)."""
+    """A plain reply; Assistants also get its citations and images (as `image_file` parts).
+
+    Responses with hosted tools: `images` come back as `image_generation_call` results (with
+    the `image_generation` tool), `files` (name, bytes) as code-interpreter container files
+    (with `code_interpreter`), `web` (url, title) as `url_citation`s (with `web_search`).
+    """
 
     text: str
     citations: Sequence[Citation] = ()
     images: Sequence[bytes] = ()
     delay: float = 0.0
+    files: Sequence[tuple[str, bytes]] = ()
+    web: Sequence[tuple[str, str]] = ()
 
     def __post_init__(self) -> None:
         """Accept lists for the tuple fields; every citation marker must occur in the text."""
         object.__setattr__(self, "citations", tuple(self.citations))
         object.__setattr__(self, "images", tuple(self.images))
+        object.__setattr__(self, "files", tuple(self.files))
+        object.__setattr__(self, "web", tuple(self.web))
         for citation in self.citations:
             if citation.marker not in self.text:
                 raise ValueError(f"citation marker {citation.marker!r} is not in the text")

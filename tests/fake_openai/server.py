@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from . import assistants, chat, conversations, files, profiles, responses, runs
+from . import assistants, chat, conversations, files, profiles, responses, runs, vector_stores
 from .assistants import AssistantsStore, make_assistant
 from .conversations import ResponsesStore
 from .script import (
@@ -90,6 +90,7 @@ class FakeOpenAI:
         conversations.add_routes(app, self.responses_store)
         responses.add_routes(app)
         files.add_routes(app)
+        vector_stores.add_routes(app)
         profiles.add_routes(app)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5

@@ -58,6 +58,8 @@ class Settings:
     #: `models_strict`, any other id is known too, with no shutdown date.
     models: dict[str, str | None] = field(default_factory=dict)
     models_strict: bool = False  # True: /models/{id} answers 404 for ids not in `models`
+    upload_latency: float = 0.0  # seconds each POST /files takes (the knowledge benchmark)
+    ingestion_polls: int = 0  # retrievals a vector store file stays in_progress
 
 
 @dataclass
@@ -82,6 +84,10 @@ class Core:
     rng: random.Random = field(default_factory=random.Random)
     #: Prompt tokens last sent per `prompt_cache_key` (a crude prompt cache).
     prompt_cache: dict[str, int] = field(default_factory=dict)
+    #: Vector stores by id (``vector_stores.VectorStore``).
+    vector_stores: dict[str, Any] = field(default_factory=dict)
+    #: Files code interpreter wrote: (container id, file id) -> (filename, bytes).
+    container_files: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
 
     def cached_tokens(self, body: Mapping[str, Any], prompt_tokens: int) -> int:
         """Tokens "served from cache": the earlier prompt under the same `prompt_cache_key`
