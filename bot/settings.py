@@ -49,24 +49,9 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 #: Prefixes of our keys: an unknown key starting with one is probably a typo of ours.
-_OUR_PREFIXES = (
-    "OPENAI_",
-    "WHATSAPP_",
-    "BOT_",
-    "MAX_",
-    "TOOLS_",
-    "GROUP_",
-    "LOG_",
-    "AI_",
-    "ADMIN_",
-    "GOOGLE_",
-    "DATABASE_",
-    "RATE_",
-    "DAILY_",
-    "DEBOUNCE_",
-    "HANDOFF_",
-    "FILE_",
-    "USAGE_",
+_OUR_PREFIXES = tuple(
+    f"{word}_"
+    for word in ["OPENAI", "WHATSAPP", "BOT", "MAX", "TOOLS", "GROUP", "LOG", "AI", "ADMIN", "GOOGLE", "DATABASE", "RATE", "DAILY", "DEBOUNCE", "HANDOFF", "FILE", "USAGE"]
 )
 
 
