@@ -51,7 +51,25 @@ DEFAULT_SYSTEM_PROMPT = (
 #: Prefixes of our keys: an unknown key starting with one is probably a typo of ours.
 _OUR_PREFIXES = tuple(
     f"{word}_"
-    for word in ["OPENAI", "WHATSAPP", "BOT", "MAX", "TOOLS", "GROUP", "LOG", "AI", "ADMIN", "GOOGLE", "DATABASE", "RATE", "DAILY", "DEBOUNCE", "HANDOFF", "FILE", "USAGE"]
+    for word in (
+        "OPENAI",
+        "WHATSAPP",
+        "BOT",
+        "MAX",
+        "TOOLS",
+        "GROUP",
+        "LOG",
+        "AI",
+        "ADMIN",
+        "GOOGLE",
+        "DATABASE",
+        "RATE",
+        "DAILY",
+        "DEBOUNCE",
+        "HANDOFF",
+        "FILE",
+        "USAGE",
+    )
 )
 
 
