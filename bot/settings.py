@@ -50,25 +50,25 @@ DEFAULT_SYSTEM_PROMPT = (
 
 #: Prefixes of our keys: an unknown key starting with one is probably a typo of ours.
 _OUR_PREFIXES = tuple(
-    f"{word}_"
+    f"{word.upper()}_"
     for word in (
-        "OPENAI",
-        "WHATSAPP",
-        "BOT",
-        "MAX",
-        "TOOLS",
-        "GROUP",
-        "LOG",
-        "AI",
-        "ADMIN",
-        "GOOGLE",
-        "DATABASE",
-        "RATE",
-        "DAILY",
-        "DEBOUNCE",
-        "HANDOFF",
-        "FILE",
-        "USAGE",
+        "openai",
+        "whatsapp",
+        "bot",
+        "max",
+        "tools",
+        "group",
+        "log",
+        "ai",
+        "admin",
+        "google",
+        "database",
+        "rate",
+        "daily",
+        "debounce",
+        "handoff",
+        "file",
+        "usage",
     )
 )
 
