@@ -169,7 +169,9 @@ class Pipeline:
             workers = list(self._workers.values())
             if not workers and self._intake.empty():
                 return
-            await asyncio.gather(*workers, return_exceptions=True)
+            # wait, not gather: cancelling this wait (a timeout, a signal) must not cancel
+            # the chats' workers, whose replies are still wanted.
+            await asyncio.wait(workers)
 
     async def drain(self, timeout: float) -> bool:
         """Stop answering new messages, wait up to ``timeout`` s for replies in flight.

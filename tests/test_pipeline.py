@@ -323,3 +323,22 @@ async def test_a_voice_note_is_transcribed_and_answered(
     )
     [upload] = fake_openai.requests_to("/audio/transcriptions")
     assert upload.body["model"] == settings.openai_transcription_model == "gpt-transcribe"
+
+
+
+async def test_giving_up_waiting_for_the_pipeline_does_not_cancel_replies(
+    make_pipeline: Any, transport: FakeTransport, backend: ScriptedBackend
+) -> None:
+    """A caller that stops waiting on ``join()`` (a timeout, a signal) leaves the turn in
+    flight to finish: its reply still goes out."""
+    pipeline = await make_pipeline()
+    hold = backend.hold(ALICE_JID)
+    pipeline.submit(to_incoming(wa.private_text("slow", sender=ALICE)))
+    await backend.entered["slow"].wait()
+    waiter = asyncio.create_task(pipeline.join())
+    await asyncio.sleep(0)  # let it start waiting on the worker
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    hold.set()
+    await pipeline.join()
+    assert transport.texts(ALICE_JID) == ["re: slow"]
