@@ -356,3 +356,38 @@ async def test_a_new_sign_in_is_picked_up_without_a_restart(
     assert path == "/token" and "fresh-after-login" in str(body)
     assert google.client.credentials is not None
     assert google.client.credentials.refresh_token == "1//fresh-after-login"
+
+
+async def test_a_call_cut_by_its_timeout_still_holds_the_http_object_until_it_ends() -> None:
+    """httplib2 is not thread-safe: a call whose tool timed out goes on in its thread, and the
+    HTTP object stays held until that thread ends, so the next call cannot share it."""
+    import asyncio
+    import threading
+
+    from helpers.google.client import GoogleClient
+
+    client = GoogleClient(None, http=object())
+    client._services["gmail"] = object()  # built once; the requests below ignore it
+    running, release = threading.Event(), threading.Event()
+
+    class Blocking:
+        """A request that blocks in its thread until released."""
+
+        def execute(self) -> str:
+            running.set()
+            release.wait(10)
+            return "late"
+
+    class Quick:
+        """A request that answers at once."""
+
+        def execute(self) -> str:
+            return "done"
+
+    slow = asyncio.create_task(client.call("gmail", lambda _: Blocking(), what="first"))
+    await asyncio.to_thread(running.wait, 10)
+    slow.cancel()  # the tool's timeout: the coroutine goes, its thread does not
+    await asyncio.gather(slow, return_exceptions=True)
+    assert client._thread_lock.locked()  # still held by the thread of the cut call
+    release.set()
+    assert await client.call("gmail", lambda _: Quick(), what="second") == "done"

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ToolError
+from helpers.google.client import TOOL_TIMEOUT
 from helpers.google.service import GoogleTools, Outcome, google
 from helpers.tools.context import ToolContext
 from helpers.tools.registry import tool
@@ -112,7 +113,7 @@ def _describe(verb: str, body: dict[str, Any], zone: ZoneInfo) -> str:
     return " ".join(parts)
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def list_events(
     ctx: ToolContext,
     time_min: str = "",
@@ -149,7 +150,7 @@ async def list_events(
     return {"timezone": zone.key, "events": [_event(i, zone) for i in found.get("items", [])]}
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def create_event(
     ctx: ToolContext,
     summary: str,
@@ -194,7 +195,7 @@ async def create_event(
     return {"created": outcome.result_id, "done": outcome.text}
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def update_event(
     ctx: ToolContext,
     event_id: str,
@@ -250,7 +251,7 @@ async def update_event(
     return {"updated": outcome.result_id, "done": outcome.text}
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def delete_event(
     ctx: ToolContext, event_id: str, calendar_id: str = "primary"
 ) -> dict[str, Any]:

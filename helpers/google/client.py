@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ log = structlog.get_logger(__name__)
 #: (service name, version) of each API the tools use.
 APIS = {"gmail": ("gmail", "v1"), "calendar": ("calendar", "v3")}
 #: Seconds one HTTP request to Google may take.
-HTTP_TIMEOUT = 30
+HTTP_TIMEOUT = 20
+#: A Google tool may take one request and one retry after a token reload (tools' own timeout).
+TOOL_TIMEOUT = 2 * HTTP_TIMEOUT + 5
 
 
 class GoogleClient:
@@ -48,6 +51,9 @@ class GoogleClient:
         self._token_stamp = _stamp(token_path)
         self._services: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        # httplib2 is not thread-safe, and a call whose tool timed out goes on in its thread:
+        # the next call waits for it here, not only on the (released) asyncio lock.
+        self._thread_lock = threading.Lock()
         #: Whether the refusal of a refresh has been logged already.
         self.refresh_refused = False
 
@@ -74,18 +80,23 @@ class GoogleClient:
             )
         return self._services[api]
 
+    def _execute(self, api: str, request: Callable[[Any], Any]) -> Any:
+        """Build and run one request (in a worker thread), one at a time."""
+        with self._thread_lock:
+            return request(self.service(api)).execute()
+
     async def call(self, api: str, request: Callable[[Any], Any], *, what: str) -> Any:
         """Build a request from ``api``'s service and execute it in a thread; ``what`` names
         the action in errors. Google's failures are raised as ``ToolError``."""
         async with self._lock:
             try:
                 try:
-                    return await asyncio.to_thread(lambda: request(self.service(api)).execute())
+                    return await asyncio.to_thread(self._execute, api, request)
                 except RefreshError:
                     if not await asyncio.to_thread(self._reload):
                         raise
                     log.info("google.token_reloaded")
-                    return await asyncio.to_thread(lambda: request(self.service(api)).execute())
+                    return await asyncio.to_thread(self._execute, api, request)
             except HttpError as exc:
                 raise ToolError(http_error_text(exc, what)) from None
             except RefreshError as exc:

@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from bot.errors import ToolError
+from helpers.google.client import TOOL_TIMEOUT
 from helpers.google.service import GoogleTools, Outcome, google
 from helpers.tools.context import ToolContext
 from helpers.tools.registry import tool
@@ -67,7 +68,7 @@ def body_text(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return message.get("snippet", ""), attachments
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def read_emails(ctx: ToolContext, query: str = "", max_results: int = 5) -> dict[str, Any]:
     """Search the owner's Gmail; answers sender, subject, date, snippet and id of each mail.
 
@@ -107,7 +108,7 @@ def _metadata(mid: str) -> Callable[[Any], Any]:
     )
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def read_email(ctx: ToolContext, id: str) -> dict[str, Any]:
     """Read one mail: its body as text, and the names of its attachments.
 
@@ -134,7 +135,7 @@ async def read_email(ctx: ToolContext, id: str) -> dict[str, Any]:
     }
 
 
-@tool
+@tool(timeout=TOOL_TIMEOUT)
 async def send_email(
     ctx: ToolContext,
     to: list[str],
