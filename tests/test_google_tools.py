@@ -391,3 +391,20 @@ async def test_a_call_cut_by_its_timeout_still_holds_the_http_object_until_it_en
     assert client._thread_lock.locked()  # still held by the thread of the cut call
     release.set()
     assert await client.call("gmail", lambda _: Quick(), what="second") == "done"
+
+
+def test_recent_files_stay_within_their_memory_bound() -> None:
+    """Expired files are dropped, and past the byte bound the least recent chats go first."""
+    from datetime import UTC, datetime, timedelta
+
+    from helpers.google.files import MemoryRecentFiles
+
+    files = MemoryRecentFiles(keep=2, keep_for=timedelta(hours=1), max_bytes=25)
+    t0 = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    files.add("old", b"x" * 10, "image/jpeg", t0)
+    files.add("a", b"x" * 10, "image/jpeg", t0 + timedelta(minutes=1))
+    files.add("a", b"x" * 10, "image/jpeg", t0 + timedelta(minutes=2))
+    files.add("b", b"x" * 10, "image/jpeg", t0 + timedelta(minutes=3))  # 40 bytes > 25
+    assert list(files._files) == ["b"] and files._bytes == 10
+    files.add("b", b"y" * 5, "image/jpeg", t0 + timedelta(hours=2))  # the first one expired
+    assert [len(f.data) for f in files._files["b"]] == [5] and files._bytes == 5

@@ -8,7 +8,7 @@ way, by calling ``add`` with the document's file name.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -16,6 +16,8 @@ from typing import Protocol
 #: Files kept per chat, and for how long.
 KEEP_PER_CHAT = 10
 KEEP_FOR = timedelta(hours=24)
+#: Bytes kept across all chats: past it, the chats heard from longest ago are forgotten first.
+KEEP_BYTES = 64 * 1024 * 1024
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "audio/ogg": "ogg"}
 
 
@@ -46,11 +48,15 @@ class RecentFiles(Protocol):
 class MemoryRecentFiles:
     """Recent files kept in memory, a few per chat, for a day (lost on restart)."""
 
-    def __init__(self, keep: int = KEEP_PER_CHAT, keep_for: timedelta = KEEP_FOR) -> None:
-        self._files: dict[str, deque[RecentFile]] = {}
+    def __init__(
+        self, keep: int = KEEP_PER_CHAT, keep_for: timedelta = KEEP_FOR, max_bytes: int = KEEP_BYTES
+    ) -> None:
+        self._files: OrderedDict[str, deque[RecentFile]] = OrderedDict()
         self._counts: dict[str, int] = {}
         self.keep = keep
         self.keep_for = keep_for
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     def add(
         self, chat: str, data: bytes, mimetype: str, at: datetime, name: str | None = None
@@ -62,8 +68,26 @@ class MemoryRecentFiles:
             ext = _EXTENSIONS.get(mimetype, mimetype.rpartition("/")[2] or "bin")
             name = f"{kind}-{self._counts[chat]}.{ext}"
         item = RecentFile(name, mimetype, data, at)
-        self._files.setdefault(chat, deque(maxlen=self.keep)).append(item)
+        files = self._files.setdefault(chat, deque())
+        self._files.move_to_end(chat)
+        files.append(item)
+        self._bytes += len(data)
+        if len(files) > self.keep:
+            self._bytes -= len(files.popleft().data)
+        self._evict(at)
         return item
+
+    def _evict(self, now: datetime) -> None:
+        """Forget expired files, then whole chats (least recent first) past ``max_bytes``."""
+        for chat in list(self._files):
+            files = self._files[chat]
+            while files and now - files[0].at > self.keep_for:
+                self._bytes -= len(files.popleft().data)
+            if not files:
+                del self._files[chat]
+        while self._bytes > self.max_bytes and len(self._files) > 1:
+            _, oldest = self._files.popitem(last=False)
+            self._bytes -= sum(len(f.data) for f in oldest)
 
     async def recent(self, chat: str, now: datetime) -> list[RecentFile]:
         """The chat's files from the last ``keep_for``, newest first."""
