@@ -119,8 +119,7 @@ def main(
     from bot.app import FrontEnd, FrontEndKind, run
     from bot.logs import configure_logging
 
-    api_key = settings.openai_api_key
-    secrets = [api_key.get_secret_value()] if api_key else []
+    secrets = settings.secret_values()
     # The console is for chatting: only warnings interrupt it, unless LOG_LEVEL asks for more.
     quiet = args.console and "log_level" not in settings.model_fields_set
     configure_logging(

@@ -312,6 +312,11 @@ class Settings(BaseSettings):
             raise PydanticCustomError("conflict", "conflicting settings", {"problems": problems})
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every secret set (the API key, the admin token): what logging must never show."""
+        found = (self.openai_api_key, self.admin_token)
+        return [s.get_secret_value() for s in found if s is not None and s.get_secret_value()]
+
     def __repr_args__(self) -> Any:
         """Fields for ``repr``: the key masked (SecretStr), passwords in URLs masked."""
         for name, value in super().__repr_args__():

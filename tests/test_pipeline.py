@@ -325,7 +325,6 @@ async def test_a_voice_note_is_transcribed_and_answered(
     assert upload.body["model"] == settings.openai_transcription_model == "gpt-transcribe"
 
 
-
 async def test_giving_up_waiting_for_the_pipeline_does_not_cancel_replies(
     make_pipeline: Any, transport: FakeTransport, backend: ScriptedBackend
 ) -> None:

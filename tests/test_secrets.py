@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ import structlog
 
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from helpers.backends.errors import translate
 from tests import wa_events as wa
 from tests.fake_openai import FakeOpenAI, Text, ToolCalls
@@ -138,3 +138,11 @@ async def test_a_debug_run_never_prints_the_key(fake_openai: FakeOpenAI, tmp_pat
     assert "tool.failed" in err.decode()  # the traceback was logged, masked
     assert KEY.encode() not in out + err
     assert {r.headers.get("authorization") for r in fake_openai.requests} == {f"Bearer {KEY}"}
+
+
+def test_every_configured_secret_is_handed_to_the_log_masking(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The admin token is masked in logs like the API key (both go to the redactor)."""
+    settings = make_settings(ADMIN_HTTP_ADDR="127.0.0.1:8080", ADMIN_TOKEN="tok-very-secret-1234")
+    assert set(settings.secret_values()) == {"sk-test-key-never-logged", "tok-very-secret-1234"}

@@ -50,10 +50,7 @@ class CliContext:
         from bot.logs import configure_logging
 
         chosen = level or (settings.log_level if settings.log_level == "DEBUG" else "WARNING")
-        key = settings.openai_api_key
-        configure_logging(
-            chosen, settings.log_format, secrets=[key.get_secret_value()] if key else []
-        )
+        configure_logging(chosen, settings.log_format, secrets=settings.secret_values())
 
 
 def find(name: str) -> ModuleType | None:
