@@ -61,6 +61,10 @@ class GateVerdict:
 OPEN = GateVerdict(True)
 
 
+class TurnAborted(Exception):
+    """A turn failed after it had acted outside (sent, ran a command, asked the model)."""
+
+
 class Pipeline:
     """Takes incoming messages from any front-end and answers them through a reply backend."""
 
@@ -254,9 +258,7 @@ class Pipeline:
                     chat=chat, message_id=batch[-1].message.id
                 ):
                     try:
-                        # A storage failure no write below waited out itself: the whole turn
-                        # is tried again once storage works (nothing was sent for it yet).
-                        await self.health.write(partial(self._handle, batch), "turn")
+                        await self.health.write(partial(self._attempt, batch, [False]), "turn")
                     except asyncio.CancelledError:
                         raise
                     except Exception:
@@ -295,9 +297,22 @@ class Pipeline:
         while queue and queue[0].sender == sender and not self._is_command(queue[0]):
             batch.append(queue.popleft())
 
-    async def _handle(self, batch: list[Envelope]) -> None:
+    async def _attempt(self, batch: list[Envelope], acted: list[bool]) -> None:
+        """One try of a turn. A storage failure that no write below waited out itself gets
+        the whole turn tried again once storage works, but only while nothing has acted
+        outside yet (a command, a confirmed action, a model call): past that, a second try
+        would act twice, so the failure ends the turn instead."""
+        try:
+            await self._handle(batch, acted)
+        except Exception as exc:
+            if acted[0]:
+                raise TurnAborted(f"storage failed after the turn acted: {exc}") from exc
+            raise
+
+    async def _handle(self, batch: list[Envelope], acted: list[bool] | None = None) -> None:
+        acted = acted if acted is not None else [False]
         if self._is_command(batch[0]):
-            await self._run_command(batch[0])
+            await self._run_command(batch[0], acted)
             return
         if batch[0].chat in self._forgotten:
             # A /forget ran in this chat since these were stored: those it deleted go with it.
@@ -309,10 +324,11 @@ class Pipeline:
                 log.info("turn.forgotten", why="the chat was forgotten meanwhile")
                 return
         last = batch[-1]
-        if self.confirmations is not None and await self.confirmations.handle(
-            batch, self.delivery, self.outbox
-        ):
-            return  # a "yes"/"no" to a pending action: answered without OpenAI
+        if self.confirmations is not None:
+            acted[0] = True  # a "yes" may run an action in there
+            if await self.confirmations.handle(batch, self.delivery, self.outbox):
+                return  # a "yes"/"no" to a pending action: answered without OpenAI
+            acted[0] = False
         if self.gate is not None:
             verdict = await self.gate(last)
             if not verdict.allowed:
@@ -324,12 +340,14 @@ class Pipeline:
                     self.observer.message("ignored", verdict.reason, len(ids))
                 log.info("turn.gated", reason=verdict.reason)
                 return
+        acted[0] = True  # the model is asked (and may call tools) from here on
         await self._answer(batch)
 
-    async def _run_command(self, env: Envelope) -> None:
+    async def _run_command(self, env: Envelope, acted: list[bool]) -> None:
         assert self.commands is not None
         # Filed as a command before it runs, so /stats does not count itself.
         await self.store.set_state([env.row_id], "ignored", "command")
+        acted[0] = True
         text = await self.commands(env)
         parts = self.outbox.text_parts(text) if text else []
         sent = await self.delivery.deliver(

@@ -271,3 +271,33 @@ async def test_a_reply_whatsapp_refuses_is_kept_and_sent_by_the_next_start(
     assert up.texts() == ["re: hello"]
     assert len(backend.turns) == 1
     assert await store.unsent_replies() == []
+
+
+async def test_a_storage_failure_after_a_command_ran_does_not_run_it_again(
+    make_settings: Callable[..., Settings], store: Store, start: Any
+) -> None:
+    """The whole-turn retry stops once the turn acted: a command whose own write fails
+    (disk full) is not run a second time when storage comes back; the user hears "Sorry"."""
+    clock, transport = FakeClock(), FakeTransport()
+    health = StorageHealth(clock, first_retry=1, max_retry=4)
+    pipeline = await start(make_settings(), store, transport, clock=clock, health=health)
+    runs: list[str] = []
+
+    async def command(env: Any) -> str:
+        runs.append(env.message.text)
+        if len(runs) == 1:
+            raise disk_full()  # e.g. /forget's own deletion hit a full disk
+        return "done"
+
+    pipeline.commands = command
+    pipeline.submit(to_incoming(wa.private_text("/forget confirm", sender=ALICE, msg_id="C1")))
+    joined = asyncio.create_task(pipeline.join())
+    retry = asyncio.create_task(clock.wait_for_sleepers(1))
+    await asyncio.wait({joined, retry}, return_when=asyncio.FIRST_COMPLETED)
+    if retry.done():  # a retry is waiting: let it run, as storage would come back
+        await clock.advance(4)
+    retry.cancel()
+    await asyncio.gather(retry, return_exceptions=True)
+    await joined
+    assert runs == ["/forget confirm"]
+    assert transport.texts() == [FAILURE_TEXT]
