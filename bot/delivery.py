@@ -10,6 +10,7 @@ the instant between that write and the send loses the part rather than doubling 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 
 import structlog
@@ -145,17 +146,22 @@ class Delivery:
                 await self.clock.sleep(SEND_RETRY_SECONDS * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def resume(self) -> int:
+    async def resume(self, since: datetime | None = None) -> int:
         """Send the missing parts of replies a crash (or a send failure) cut; never re-asks.
 
-        Returns how many replies were resumed.
+        Replies recorded before ``since`` are closed unsent: after a long outage a late
+        answer out of its conversation helps nobody (as with unanswered messages, which
+        BOT_RECOVERY_WINDOW_SECONDS also bounds). Returns how many replies were resumed.
         """
         resumed = 0
         for unsent in await self.store.unsent_replies():
             stored = None
             if unsent.message_id is not None:
                 stored = await self.store.message(unsent.message_id)
-            if stored is None or unsent.parts_sent >= len(unsent.parts):
+            too_old = since is not None and unsent.created_at < since.timestamp()
+            if too_old:
+                log.info("reply.expired", reply_id=unsent.id, chat=unsent.chat)
+            if too_old or stored is None or unsent.parts_sent >= len(unsent.parts):
                 # The chat was forgotten, or a kill came after the last part's send began:
                 # that part counts as sent (at most once), so there is nothing left to send.
                 await self.health.write(partial(self.store.close_reply, unsent.id), "reply.close")

@@ -150,7 +150,8 @@ class Pipeline:
         Recovery comes first so a chat's old message is answered before its new ones.
         Returns how many messages were re-queued.
         """
-        await self.delivery.resume()
+        window = timedelta(seconds=self.settings.bot_recovery_window_seconds)
+        await self.delivery.resume(since=self.clock.now() - window)
         recovered = await self._recover()
         self._intake_task = asyncio.create_task(self._intake_loop(), name="pipeline-intake")
         return recovered

@@ -49,6 +49,7 @@ class UnsentReply:
     message_id: int | None
     parts: tuple[Part, ...]
     parts_sent: int
+    created_at: float = 0.0  # unix seconds
 
 
 def encode_parts(parts: Sequence[Part] | None) -> str | None:
@@ -93,7 +94,7 @@ class OutgoingMixin:
     async def unsent_replies(self) -> list[UnsentReply]:
         """Replies recorded but not fully sent (cut by a crash or a send failure), oldest first."""
         rows = await self.db.rows(
-            "SELECT id, chat, message_id, parts, parts_sent FROM replies"
+            "SELECT id, chat, message_id, parts, parts_sent, created_at FROM replies"
             " WHERE parts IS NOT NULL ORDER BY id"
         )
         return [
@@ -103,6 +104,7 @@ class OutgoingMixin:
                 message_id=None if r["message_id"] is None else int(r["message_id"]),
                 parts=tuple(json.loads(str(r["parts"]))),
                 parts_sent=int(r["parts_sent"]),
+                created_at=float(r["created_at"]),
             )
             for r in rows
         ]

@@ -301,3 +301,38 @@ async def test_a_storage_failure_after_a_command_ran_does_not_run_it_again(
     await joined
     assert runs == ["/forget confirm"]
     assert transport.texts() == [FAILURE_TEXT]
+
+
+async def test_a_reply_cut_longer_ago_than_the_recovery_window_is_not_sent_late(
+    make_settings: Callable[..., Settings], store: Store, start: Any
+) -> None:
+    """After a long outage a cut reply is closed unsent (like unanswered messages, bounded by
+    BOT_RECOVERY_WINDOW_SECONDS), not delivered out of its conversation days later."""
+    settings = make_settings(MAX_MESSAGE_CHARS=200, BOT_RECOVERY_WINDOW_SECONDS="3600")
+    killed = asyncio.Event()
+    real = store.part_sending
+
+    async def part_sending(reply_id: int, index: int) -> None:
+        if index == 1:
+            killed.set()
+            await asyncio.Event().wait()
+        await real(reply_id, index)
+
+    store.part_sending = part_sending  # type: ignore[method-assign]
+    clock = FakeClock()
+    pipeline = await start(settings, store, FakeTransport(), clock=clock)
+    pipeline.submit(to_incoming(wa.private_text(LONG, sender=ALICE, msg_id="M1")))
+    await asyncio.wait_for(killed.wait(), 10)
+    await pipeline.drain(timeout=0)
+    await pipeline.close(timeout=0)
+    store.part_sending = real  # type: ignore[method-assign]
+    assert len(await store.unsent_replies()) == 1
+
+    later = FakeClock()
+    await later.advance(2 * 24 * 3600)  # two days of downtime
+    transport = FakeTransport()
+    with capture_logs() as logs:
+        await (await start(settings, store, transport, clock=later)).join()
+    assert transport.texts() == []
+    assert await store.unsent_replies() == []
+    assert "reply.expired" in [e["event"] for e in logs]
