@@ -193,19 +193,29 @@ async def _serve(bot: Bot, transport: Transport) -> asyncio.Task[None] | None:
         recovered=recovered,
         **(bot.backend.ready_fields if isinstance(bot.backend, OpenAIBackend) else {}),  # compat
     )
-    # added by compat: the model-shutdown watch runs beside the reminder loop, in one task.
+    # The background loops: reminders, the model-shutdown watch, the uploaded-file sweeper.
     loops = [bot.reminders.run()] if bot.reminders is not None else []
     if isinstance(bot.backend, OpenAIBackend):
         watch = bot.backend.shutdown_watch(lambda: bot.pipeline.transport, bot.pipeline.clock)
         await watch.check_once()  # the start-up warning and the admins' message, before input
         loops.append(watch.run(check_first=False))
         loops.append(bot.backend.file_sweeper(bot.pipeline.clock))  # FILE_RETENTION_DAYS
-    return asyncio.create_task(_both(*loops), name="reminders") if loops else None
+    return asyncio.create_task(_background(*loops), name="background") if loops else None
 
 
-async def _both(*loops: Awaitable[None]) -> None:
-    """Run background loops together; cancelling this cancels them all (added by compat)."""
-    await asyncio.gather(*loops)
+async def _background(*loops: Awaitable[None]) -> None:
+    """Run the background loops together; cancelling this cancels them all. A loop that
+    dies is logged at once (the others go on), never lost in an unread task."""
+    await asyncio.gather(*(_logged(loop) for loop in loops))
+
+
+async def _logged(loop: Awaitable[None]) -> None:
+    try:
+        await loop
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background.loop_failed", loop=getattr(loop, "__qualname__", repr(loop)))
 
 
 async def _stop_reminders(task: asyncio.Task[None] | None) -> None:

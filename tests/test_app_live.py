@@ -136,3 +136,27 @@ async def test_a_session_that_ends_gives_its_exit_code(
     front.exit_code = 1
     front.end.set()
     assert await asyncio.wait_for(task, 20) == 1
+
+
+async def test_a_background_loop_that_dies_is_logged_and_the_others_go_on() -> None:
+    """A crashing background loop (reminders, model watch, file sweeper) is logged at once,
+    with its traceback, and does not stop the loops beside it."""
+    import asyncio
+
+    from structlog.testing import capture_logs
+
+    from bot.app import _background
+
+    other_ran = asyncio.Event()
+
+    async def crashing() -> None:
+        raise RuntimeError("boom")
+
+    async def other() -> None:
+        other_ran.set()
+
+    with capture_logs() as logs:
+        await _background(crashing(), other())
+    assert other_ran.is_set()
+    failed = [e for e in logs if e["event"] == "background.loop_failed"]
+    assert len(failed) == 1 and "crashing" in failed[0]["loop"]
