@@ -60,6 +60,25 @@ async def test_readyz_says_why_it_is_not_ready(
             assert "whatsapp: not connected" in await r.text()
 
 
+async def test_readyz_writes_its_probe_at_most_every_few_seconds(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    """Frequent probes do not each write to the database: one probe row per interval."""
+    async with admin_server(make_settings, fake_openai) as admin:
+        admin.bot.liveness.connected = True
+        real, probes = admin.bot.store.set_flag, []
+
+        async def counting(key: str, value: str | None) -> None:
+            probes.append(key)
+            await real(key, value)
+
+        admin.bot.store.set_flag = counting  # type: ignore[method-assign]
+        for _ in range(3):
+            async with admin.http.get(f"{admin.base}/readyz", headers=admin.auth()) as r:
+                assert r.status == 200, await r.text()
+    assert probes == ["admin.ready_probe"]
+
+
 async def test_metrics_count_messages_latency_and_tokens(
     make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
 ) -> None:

@@ -61,6 +61,8 @@ class Operations:
     def __init__(self, bot: Bot, records: Records) -> None:
         self.bot = bot
         self.records = records
+        #: When /readyz last wrote its probe row (monotonic seconds): probes are spaced out.
+        self.last_write_probe = float("-inf")
 
     async def status(self) -> Status:
         """Connection, identity, mode, uptime, queues and storage state."""

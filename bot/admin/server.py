@@ -78,6 +78,10 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+#: /readyz writes its probe row at most this often.
+WRITE_PROBE_SECONDS = 10.0
+
+
 async def readyz(request: web.Request) -> web.Response:
     """WhatsApp connected, database writable, backend preflight passed; else 503 and why."""
     ops = request.app[OPS]
@@ -87,9 +91,12 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append("whatsapp: not connected")
     if bot.pipeline.health.failing:
         problems.append("database: writes are failing")
-    else:
+    elif (now := bot.pipeline.clock.monotonic()) - ops.last_write_probe >= WRITE_PROBE_SECONDS:
+        # A real write, but at most one per WRITE_PROBE_SECONDS: frequent probes must not
+        # queue behind (or ahead of) the pipeline's writes; in between, health.failing says it.
         try:
             await bot.store.set_flag("admin.ready_probe", bot.pipeline.clock.now().isoformat())
+            ops.last_write_probe = now
         except Exception as exc:
             problems.append(f"database: not writable ({type(exc).__name__})")
     # The backend's preflight ran before the server started: a failed one stops start-up.
