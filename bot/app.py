@@ -176,8 +176,10 @@ async def _one_bot_per_database(path: Path | str) -> AsyncIterator[None]:
     """Hold the database's single-bot lock; another bot holding it stops start-up."""
     with contextlib.ExitStack() as stack:
         try:
-            # File system calls (mkdir, open, flock): off the event loop.
-            await asyncio.to_thread(stack.enter_context, single_bot_lock(path))
+            # A few quick local calls (mkdir, open, a non-blocking flock), once, before anything
+            # is served: on the loop itself, so a signal arriving meanwhile cannot leave the
+            # lock taken by a worker thread after this block has already unwound.
+            stack.enter_context(single_bot_lock(path))
         except StorageError as exc:
             raise StartupError(str(exc)) from None
         yield
