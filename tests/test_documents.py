@@ -116,3 +116,31 @@ async def test_files_past_the_retention_are_deleted_and_newer_ones_kept(
     await backend.aclose()
     assert old not in fake_openai.core.files and new in fake_openai.core.files
     assert await store.chat_files(USER_JID) == [new]
+
+
+async def test_an_upload_that_cannot_be_recorded_is_deleted_again(
+    fake_openai: FakeOpenAI, store: Store
+) -> None:
+    """An uploaded file whose record fails (disk full) is taken back on the server: unrecorded,
+    neither /forget nor the retention sweep could ever find it."""
+    import sqlite3
+
+    import openai
+    import pytest
+
+    from helpers.backends.base import TurnDocument
+    from helpers.backends.chat_files import upload_documents
+
+    async def full(*args: Any, **kw: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    store.add_chat_file = full  # type: ignore[method-assign]
+    client = openai.AsyncOpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=0)
+    document = TurnDocument(data=PDF, mimetype="application/pdf", file_name="a.pdf")
+    with pytest.raises(sqlite3.OperationalError):
+        await upload_documents(
+            client, store, USER_JID, [document], purpose="user_data", now=datetime.now(UTC)
+        )
+    await client.close()
+    assert fake_openai.requests_to("/files", "POST")  # it was uploaded...
+    assert fake_openai.core.files == {}  # ...and deleted again

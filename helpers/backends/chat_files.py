@@ -29,14 +29,21 @@ async def upload_documents(
     purpose: str,
     now: datetime,
 ) -> list[str]:
-    """Upload ``documents`` for ``chat`` (recorded before use, so /forget finds them)."""
+    """Upload ``documents`` for ``chat``, each recorded before use so /forget finds it (one that
+    cannot be recorded is deleted again)."""
     ids = []
     for document in documents:
         uploaded = await client.files.create(
             file=(document.file_name, document.data, document.mimetype),
             purpose=purpose,  # type: ignore[arg-type]
         )
-        await store.add_chat_file(chat, uploaded.id, purpose, now)
+        try:
+            await store.add_chat_file(chat, uploaded.id, purpose, now)
+        except BaseException:
+            # Unrecorded, /forget and the retention sweep would never find it: take it back.
+            with contextlib.suppress(Exception):
+                await client.files.delete(uploaded.id)
+            raise
         log.info("file.uploaded", file_id=uploaded.id, purpose=purpose, bytes=len(document.data))
         ids.append(uploaded.id)
     return ids
