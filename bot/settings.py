@@ -221,7 +221,7 @@ class Settings(BaseSettings):
     )
     openai_responses_state: Annotated[ResponsesState, Choice] = "auto"
     openai_tools: Annotated[ToolsSupport, Choice] = "auto"
-    openai_http_client: Annotated[HttpClient, Choice] = "httpx"
+    openai_http_client: Annotated[HttpClient, Choice] = "aiohttp"
     # --- knowledge, files and hosted tools (issue 14) ---
     openai_vector_store_ids: Annotated[tuple[str, ...], BeforeValidator(_csv(_vector_store))] = ()
     openai_hosted_tools: Annotated[tuple[str, ...], BeforeValidator(_csv(_hosted_tool))] = ()
