@@ -33,7 +33,8 @@ from bot.outbox import Outbox, quietly
 from bot.rules import is_command
 from bot.settings import Settings
 from bot.transport import Transport
-from helpers.backends.base import ReplyBackend, Turn, TurnDocument, TurnImage
+from bot.turns import TurnReader
+from helpers.backends.base import ReplyBackend
 from helpers.google.files import RecentFiles
 from storage.store import MessageState, Store, ToolCallRow, UsageRow
 
@@ -96,7 +97,6 @@ class Pipeline:
         self.gate = gate
         #: Google tools: a "yes" to a pending action, and the media send_email may attach.
         self.confirmations = confirmations
-        self.recent_files = recent_files
         self._intake: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._intake_task: asyncio.Task[None] | None = None
         self._chats: dict[str, deque[Envelope]] = {}
@@ -116,6 +116,13 @@ class Pipeline:
         )
         self.media = MediaReader(
             lambda: self.transport, transcriber, max_document_mb=settings.max_document_mb
+        )
+        self.turns = TurnReader(
+            store=store,
+            media=self.media,
+            clock=self.clock,
+            recent_files=recent_files,
+            confirmations=confirmations,
         )
         self.health = health or StorageHealth(self.clock)
         if self.health.notify is None:
@@ -373,7 +380,7 @@ class Pipeline:
         last = batch[-1]
         for env in batch:
             await quietly(self.transport.mark_read(env.message), "mark_read")
-        turn, notices = await self._turn(batch)
+        turn, notices = await self.turns.read(batch)
         if junk.too_long(turn.text, self.settings.max_input_chars):
             notice = junk.too_long_notice(self.settings.max_input_chars)
             await self._notice(batch, notice, junk.TOO_LONG)
@@ -432,47 +439,6 @@ class Pipeline:
             tokens=sum(u.total_tokens for u in reply.usage),
             seconds=round(self.clock.monotonic() - started, 3),
         )
-
-    async def _turn(self, batch: list[Envelope]) -> tuple[Turn, list[str]]:
-        last = batch[-1]
-        texts: list[str] = []
-        images: list[TurnImage] = []
-        now = self.clock.now
-        documents: list[TurnDocument] = []
-        notices: list[str] = []
-        for env in batch:
-            read = await self.media.read(env.message)
-            if read.transcribed:  # keep what the voice note said, for the context
-                await self.store.set_message_text(env.row_id, read.text)
-            if read.text:
-                texts.append(read.text)
-            if read.image is not None:
-                images.append(read.image)
-                if self.recent_files is not None:
-                    self.recent_files.add(env.chat, read.image.data, read.image.mimetype, now())
-            if read.document is not None:
-                documents.append(read.document)
-                if self.recent_files is not None:
-                    doc = read.document
-                    self.recent_files.add(env.chat, doc.data, doc.mimetype, now(), doc.file_name)
-            if read.notice is not None:
-                notices.append(read.notice)
-        if notices and texts:  # the model answers the rest and can say what was not read
-            texts += [f"(Note: {notice})" for notice in notices]
-        if self.confirmations is not None and texts:
-            texts[:0] = self.confirmations.take_notes(last.chat)
-        turn = Turn(
-            chat=last.chat,
-            chat_jid=last.message.chat_jid,
-            sender=last.sender,
-            sender_name=last.message.sender_name,
-            text="\n".join(texts),
-            is_group=last.message.is_group,
-            message_ids=tuple(e.row_id for e in batch),
-            images=tuple(images),
-            documents=tuple(documents),
-        )
-        return turn, notices
 
     async def _fail(self, batch: list[Envelope], cause: str) -> None:
         """Tell the user honestly that no answer came, and record the turn as failed."""
