@@ -45,6 +45,13 @@ async def replay(
     fake: FakeOpenAI, tmp_path: Path, lines: list[str], **extra: str
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Run one replay over ``lines``; return the exit code, stdout JSON lines and stderr."""
+    return await replay_bytes(fake, tmp_path, "\n".join(lines).encode() + b"\n", **extra)
+
+
+async def replay_bytes(
+    fake: FakeOpenAI, tmp_path: Path, data: bytes, **extra: str
+) -> tuple[int, list[dict[str, Any]], str]:
+    """Run one replay over raw stdin bytes; return the exit code, stdout JSON lines and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "main.py"),
@@ -60,7 +67,7 @@ async def replay(
         cwd=tmp_path,
         env=bot_env(fake, tmp_path, **extra),
     )
-    out, err = await asyncio.wait_for(proc.communicate("\n".join(lines).encode() + b"\n"), 60)
+    out, err = await asyncio.wait_for(proc.communicate(data), 60)
     sent = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     return proc.returncode or 0, sent, err.decode()
 

@@ -14,33 +14,11 @@ from bot.junk import QUARANTINE_CHAT, too_long_notice
 from tests import wa_events as wa
 from tests.fake_openai import FakeOpenAI
 from tests.test_junk import with_sender
-from tests.test_replay_e2e import ME, ROOT, bot_env
+from tests.test_replay_e2e import ROOT, bot_env, replay_bytes
 
 pytestmark = pytest.mark.slow
 
 ALICE = "15550001111"
-
-
-async def replay_bytes(
-    fake: FakeOpenAI, tmp_path: Path, data: bytes, **extra: str
-) -> tuple[int, list[dict[str, object]], str]:
-    """Run one replay over raw stdin bytes; return exit code, sent lines and stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "main.py"),
-        "--replay",
-        "-",
-        "--me",
-        ME,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path,
-        env=bot_env(fake, tmp_path, **extra),
-    )
-    out, err = await asyncio.wait_for(proc.communicate(data), 60)
-    sent = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
-    return proc.returncode or 0, sent, err.decode()
 
 
 def line(text: str, msg_id: str) -> bytes:

@@ -5,15 +5,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
 from bot.admin.config import Price
 from storage.records import ChatRecord, EntryRecord, UsageGroup
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from bot.admin.ops import Operations
@@ -165,6 +168,14 @@ def estimated_cost(group: UsageGroup, prices: tuple[Price, ...]) -> float | None
     return round(total, 6)
 
 
+def _copy(cls: type[T], source: object, **extra: Any) -> T:
+    """An API type filled from a record's fields of the same names (plus ``extra``): the
+    records keep their own shape, the API shows what it declares, no field-by-field copies."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    values = {n: getattr(source, n) for n in names if n not in extra}
+    return cls(**values, **extra)
+
+
 def _ops(info: Info[Any, None]) -> Operations:
     ops: Operations = info.context["ops"]
     return ops
@@ -216,14 +227,9 @@ class Query:
         settings = ops.bot.settings
         groups = await ops.records.usage(since, until, group_by.value, settings.timezone)
         return [
-            Usage(
-                key=g.key, requests=g.requests, prompt_tokens=g.prompt_tokens,
-                completion_tokens=g.completion_tokens, total_tokens=g.total_tokens,
-                cached_tokens=g.cached_tokens,
-                estimated_cost_usd=estimated_cost(g, settings.usage_prices),
-            )
+            _copy(Usage, g, estimated_cost_usd=estimated_cost(g, settings.usage_prices))
             for g in groups
-        ]  # fmt: skip
+        ]
 
     @strawberry.field
     def turns_in_flight(self, info: Info[Any, None]) -> int:
@@ -233,13 +239,7 @@ class Query:
     @strawberry.field
     async def status(self, info: Info[Any, None]) -> Status:
         """Connection, identity, mode, uptime, queues, storage."""
-        s = await _ops(info).status()
-        return Status(
-            connected=s.connected, jid=s.jid, lid=s.lid, mode=s.mode, model=s.model,
-            uptime_seconds=s.uptime_seconds, intake_queue=s.intake_queue,
-            chat_queue=s.chat_queue, turns_in_flight=s.turns_in_flight, paused=s.paused,
-            storage_failing=s.storage_failing, reconnects=s.reconnects,
-        )  # fmt: skip
+        return _copy(Status, await _ops(info).status())
 
 
 @strawberry.type
@@ -251,7 +251,7 @@ class Mutation:
         """Run ``text`` through the pipeline as a private message from ``sender``."""
         ops = _ops(info)
         result = await ops.ask(sender, text, ops.bot.settings.openai_timeout_seconds * 2 + 30)
-        return AskResult(state=result.state, reason=result.reason, reply=result.reply)
+        return _copy(AskResult, result)
 
     @strawberry.mutation
     async def pause(self, info: Info[Any, None], chat: str | None = None) -> str:
