@@ -14,26 +14,33 @@ from tests.fakes import FakeClock
 SENDER = "15550001111@s.whatsapp.net"
 
 
-async def answered(store: Store, chat: str, text: str, answer: str, number: int) -> None:
-    """Store a user message and its answer as the pipeline does in chat mode."""
+async def answered(
+    store: Store, chat: str, text: str | list[str], answer: str, number: int
+) -> None:
+    """Store a user message (or several, as a debounced turn) and the one answer to them,
+    as the pipeline does in chat mode."""
     now = datetime.now(UTC)
-    message_id = await store.add_message(
-        NewMessage(
-            chat=chat,
-            chat_jid=chat,
-            wa_id=f"WA{number}",
-            sender=SENDER,
-            sender_name="Ann",
-            kind="text",
-            text=text,
-            is_group=False,
-            sent_at=now,
-            received_at=now,
+    texts = [text] if isinstance(text, str) else text
+    ids = []
+    for index, one in enumerate(texts):
+        message_id = await store.add_message(
+            NewMessage(
+                chat=chat,
+                chat_jid=chat,
+                wa_id=f"WA{number}" if len(texts) == 1 else f"WA{number}-{index}",
+                sender=SENDER,
+                sender_name="Ann",
+                kind="text",
+                text=one,
+                is_group=False,
+                sent_at=now,
+                received_at=now,
+            )
         )
-    )
-    assert message_id is not None
+        assert message_id is not None
+        ids.append(message_id)
     await store.record_turn(
-        chat=chat, sender=SENDER, message_ids=[message_id], reply_text=answer, wa_ids=[f"B{number}"]
+        chat=chat, sender=SENDER, message_ids=ids, reply_text=answer, wa_ids=[f"B{number}"]
     )
 
 

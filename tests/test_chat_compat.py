@@ -4,7 +4,6 @@ tool arguments as objects; on OpenAI, the prompt cache key and cached tokens; th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import openai
@@ -17,7 +16,7 @@ from helpers.backends.base import Turn
 from helpers.backends.chat import ChatBackend
 from helpers.openai_client import build_client, http_client, prompt_cache_key
 from helpers.tools.box import ToolBox
-from storage.store import NewMessage, Store
+from storage.store import Store
 from tests.backend_kit import answered, toolbox
 from tests.fake_openai import FakeOpenAI, Text, ToolCalls
 from tests.fake_openai.profiles import OPENROUTER_TOOLS, VLLM_TOOLS
@@ -108,38 +107,12 @@ async def test_tool_arguments_sent_as_objects_still_run_the_tool(
 # --- strict alternation --------------------------------------------------------------------
 
 
-async def _debounced(store: Store, texts: list[str], answer: str, number: int) -> None:
-    """Two (or more) user messages answered by one reply, as a debounced turn is stored."""
-    now = datetime.now(UTC)
-    ids = []
-    for index, text in enumerate(texts):
-        message_id = await store.add_message(
-            NewMessage(
-                chat=CHAT,
-                chat_jid=CHAT,
-                wa_id=f"WA{number}-{index}",
-                sender=CHAT,
-                sender_name="Ann",
-                kind="text",
-                text=text,
-                is_group=False,
-                sent_at=now,
-                received_at=now,
-            )
-        )
-        assert message_id is not None
-        ids.append(message_id)
-    await store.record_turn(
-        chat=CHAT, sender=CHAT, message_ids=ids, reply_text=answer, wa_ids=[f"B{number}"]
-    )
-
-
 async def test_debounced_turns_are_joined_for_a_strict_template(
     fake_openai: FakeOpenAI, make_backend: MakeBackend, store: Store
 ) -> None:
     """Consecutive user messages in the history go as one user message."""
     fake_openai.profile(strict_alternation=True)
-    await _debounced(store, ["hi", "are you there?"], "yes", 1)
+    await answered(store, CHAT, ["hi", "are you there?"], "yes", 1)
     reply = await make_backend(store).reply(turn("good"))
     assert reply.text == "echo: good"
     assert fake_openai.calls[-1].messages[1:] == (
