@@ -46,3 +46,12 @@ def test_a_bad_setting_stops_a_subcommand_with_exit_2(
         CliContext("missing.env").settings()
     assert info.value.code == 2
     assert "OPENAI_API_MODE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["backup"], ["knowledge", "frobnicate"], ["schema", "--nope"]])
+def test_bad_usage_of_any_subcommand_is_exit_2_not_an_exception(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse's exit inside any subcommand becomes the exit code main() returns."""
+    assert main.main(argv) == 2
+    assert "usage:" in capsys.readouterr().err

@@ -95,5 +95,8 @@ def run(name: str, argv: Sequence[str], env_file: str) -> int | None:
     module = find(name)
     if module is None:
         return None
-    code: int = module.main(list(argv), CliContext(env_file))
+    try:
+        code: int = module.main(list(argv), CliContext(env_file))
+    except SystemExit as exc:  # argparse (bad usage 2, --help 0) and ctx.settings() (2)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     return code

@@ -45,10 +45,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str], ctx: CliContext) -> int:
     """Run ``main.py assistant ACTION``."""
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = parser().parse_args(argv)  # bad usage: SystemExit(2), an exit code
     if args.action == "sync":
         load_dotenv(ctx.env_file, override=False)  # as ctx.settings() does, to look first
         mode = os.environ.get("OPENAI_API_MODE", "").strip().lower()

@@ -43,10 +43,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str], ctx: CliContext) -> int:
     """Run ``main.py knowledge ACTION ...``."""
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = parser().parse_args(argv)  # bad usage: SystemExit(2), an exit code
     settings = ctx.settings()
     ctx.configure_logging(settings)
     return asyncio.run(run(args, settings, sys.stdout, sys.stderr))
