@@ -11,7 +11,8 @@ import structlog
 
 from bot.clock import Clock
 from bot.intake import Envelope
-from bot.limits import PAUSED_FLAG, is_admin, start_of_day
+from bot.limits import PAUSED_FLAG, is_admin, set_paused, start_of_day
+from bot.people import chat_key_named
 from bot.settings import Settings
 from helpers.backends.base import ReplyBackend
 from storage.chats import ChatStats
@@ -165,28 +166,20 @@ class Commands:
             return None
         if args.lower() == "here":
             return env.chat
-        if "@" in args:
-            return args if args.endswith("@g.us") else await self.store.canonical_sender([args])
-        digits = "".join(ch for ch in args if ch.isdigit())
-        phone = f"{digits}@s.whatsapp.net"
-        # Bare digits may be a phone number or a LID: the one the bot knows wins.
-        known = await self.store.known_key([phone, f"{digits}@lid"])
-        return known or await self.store.canonical_sender([phone])
+        return await chat_key_named(self.store, args)
 
     async def _pause(self, env: Envelope, args: str) -> str:
         target = await self._target(env, args)
+        await set_paused(self.store, target, True, self.clock.now())
         if target is None:
-            await self.store.set_flag(PAUSED_FLAG, self.clock.now().isoformat())
             return f"Paused: I won't answer anyone (except admins) until {self.prefix}resume."
-        await self.store.update_chat_state(target, paused=True)
         return f"Paused for {target}."
 
     async def _resume(self, env: Envelope, args: str) -> str:
         target = await self._target(env, args)
+        await set_paused(self.store, target, False, self.clock.now())
         if target is None:
-            await self.store.set_flag(PAUSED_FLAG, None)
             return "Resumed: I'm answering again."
-        await self.store.update_chat_state(target, paused=False)
         return f"Resumed for {target}."
 
 

@@ -105,3 +105,11 @@ class Gate:
             if spent >= budget:
                 return "budget_exceeded", day + timedelta(days=1)
         return None
+
+
+async def set_paused(store: Store, chat: str | None, paused: bool, now: datetime) -> None:
+    """Pause (or resume) one chat, or with ``chat=None`` the whole bot (admins still answered)."""
+    if chat is None:
+        await store.set_flag(PAUSED_FLAG, now.isoformat() if paused else None)
+    else:
+        await store.update_chat_state(chat, paused=paused)

@@ -20,3 +20,13 @@ async def person_users(store: Store, key: str, *seen: str | None) -> frozenset[s
     """
     ids = {key, *(s for s in seen if s), *await store.aliases(key)}
     return frozenset(jid.user_of(i) for i in ids if i)
+
+
+async def chat_key_named(store: Store, name: str) -> str:
+    """The stored chat key an operator's ``name`` means: a JID, or bare digits that may be
+    a phone number or a LID (the one the bot knows wins)."""
+    if "@" in name:
+        return name if name.endswith("@g.us") else await store.canonical_sender([name])
+    digits = "".join(ch for ch in name if ch.isdigit())
+    phone = f"{digits}@s.whatsapp.net"
+    return await store.known_key([phone, f"{digits}@lid"]) or await store.canonical_sender([phone])

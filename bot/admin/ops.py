@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from bot import jid
-from bot.limits import PAUSED_FLAG
+from bot.limits import PAUSED_FLAG, set_paused
 from bot.messages import IncomingMessage
+from bot.people import chat_key_named
 from storage.records import Records
 
 if TYPE_CHECKING:
@@ -92,38 +93,21 @@ class Operations:
 
     async def chat_key(self, chat: str) -> str:
         """The stored chat key ``chat`` names (a JID, a phone number or a LID)."""
-        store = self.bot.store
-        if "@" in chat:
-            return chat if chat.endswith("@g.us") else await store.canonical_sender([chat])
-        digits = "".join(ch for ch in chat if ch.isdigit())
-        phone = f"{digits}@s.whatsapp.net"
-        return await store.known_key([phone, f"{digits}@lid"]) or await store.canonical_sender(
-            [phone]
-        )
+        return await chat_key_named(self.bot.store, chat)
 
     async def pause(self, chat: str | None) -> str:
         """Pause one chat, or (``None``) the whole bot; return what was paused."""
-        store = self.bot.store
-        if chat is None:
-            await store.set_flag(PAUSED_FLAG, self.bot.pipeline.clock.now().isoformat())
-            log.info("admin.paused", chat="all")
-            return "all"
-        key = await self.chat_key(chat)
-        await store.update_chat_state(key, paused=True)
-        log.info("admin.paused", chat=key)
-        return key
+        key = None if chat is None else await self.chat_key(chat)
+        await set_paused(self.bot.store, key, True, self.bot.pipeline.clock.now())
+        log.info("admin.paused", chat=key or "all")
+        return key or "all"
 
     async def resume(self, chat: str | None) -> str:
         """Resume one chat, or (``None``) the whole bot; return what was resumed."""
-        store = self.bot.store
-        if chat is None:
-            await store.set_flag(PAUSED_FLAG, None)
-            log.info("admin.resumed", chat="all")
-            return "all"
-        key = await self.chat_key(chat)
-        await store.update_chat_state(key, paused=False)
-        log.info("admin.resumed", chat=key)
-        return key
+        key = None if chat is None else await self.chat_key(chat)
+        await set_paused(self.bot.store, key, False, self.bot.pipeline.clock.now())
+        log.info("admin.resumed", chat=key or "all")
+        return key or "all"
 
     async def reset(self, chat: str) -> str:
         """Start a fresh conversation in ``chat``, as its ``/reset`` does."""
