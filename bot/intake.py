@@ -94,21 +94,8 @@ class Intake:
             with structlog.contextvars.bound_contextvars(chat=chat):
                 if msg.is_from_me:
                     await self._owner_wrote(chat, msg)
-                row_id = await self.store.add_message(
-                    NewMessage(
-                        chat=chat,
-                        chat_jid=msg.chat_jid,
-                        wa_id=msg.id,
-                        sender=sender,
-                        sender_name=msg.sender_name,
-                        kind=str(msg.kind),
-                        text=msg.text,
-                        is_group=msg.is_group,
-                        sent_at=msg.timestamp,
-                        received_at=self.clock.now(),
-                        state="received" if verdict.answer else "ignored",
-                        reason=verdict.reason,
-                    )
+                row_id = await self._store(
+                    msg, chat, sender, msg.id, verdict.answer, verdict.reason
                 )
                 if row_id is None:
                     log.info("message.duplicate")
@@ -127,19 +114,33 @@ class Intake:
         field, problem = junk.malformed(msg) or ("", "")
         log.info("message.ignored", reason=reason, field=field, problem=problem)
         self.observer.message("ignored", reason)
-        await self.store.add_message(
+        quarantine = junk.QUARANTINE_CHAT
+        await self._store(msg, quarantine, quarantine, junk.storage_id(msg), False, reason)
+
+    async def _store(
+        self,
+        msg: IncomingMessage,
+        chat: str,
+        sender: str,
+        wa_id: str,
+        answer: bool,
+        reason: str | None,
+    ) -> int | None:
+        """Store ``msg`` under ``chat``, to answer or as ignored (with ``reason``).
+        Returns its row id, or None when the chat already has it."""
+        return await self.store.add_message(
             NewMessage(
-                chat=junk.QUARANTINE_CHAT,
+                chat=chat,
                 chat_jid=msg.chat_jid,
-                wa_id=junk.storage_id(msg),
-                sender=junk.QUARANTINE_CHAT,
+                wa_id=wa_id,
+                sender=sender,
                 sender_name=msg.sender_name,
                 kind=str(msg.kind),
                 text=msg.text,
                 is_group=msg.is_group,
                 sent_at=msg.timestamp,
                 received_at=self.clock.now(),
-                state="ignored",
+                state="received" if answer else "ignored",
                 reason=reason,
             )
         )
